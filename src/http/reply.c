@@ -74,6 +74,7 @@ void http_reply_json(http_req_t *req, int status, json_t *body) {
   set_response(req, status, r, "application/json; charset=utf-8", len + 1);
 }
 
+__attribute__((format(printf, 4, 0)))
 static void reply_error_v(http_req_t *req, err_t e, json_t *detail, const char *fmt, va_list ap) {
   char msg[512];
   if (fmt)
