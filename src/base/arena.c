@@ -22,7 +22,7 @@ struct arena {
   size_t next_size;
 };
 
-#define ARENA_ALIGN (sizeof(max_align_t))
+#define ARENA_ALIGN (_Alignof(max_align_t))
 #define ARENA_DEFAULT 4096
 
 static void arena_oom(size_t n) {

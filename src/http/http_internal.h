@@ -37,11 +37,16 @@ struct http_server {
   const char *web_dir_real;
 };
 
+/* A refused body up to this size is read and discarded so that the client gets the
+ * answer on a live connection; past it, the answer goes out and the connection closes. */
+#define HTTP_DRAIN_MAX ((size_t)8 << 20)
+
 typedef struct req_state {
   http_server_t *srv;
   struct MHD_Connection *conn;
   buf_t body;
   size_t body_limit;
+  size_t drained;
   bool replied;
   bool queued;
   int status;

@@ -239,8 +239,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         http_reply_error(&st->req, ERR_METHOD_NOT_ALLOWED, "%s is not allowed on %s", method, url);
       }
     }
-    /* Body size known up front: refuse early (the connection then closes, which is
-     * what we want for an oversized upload). */
+    /* Body size known up front: refuse it. A modest body is read and thrown away, so
+     * the client sees the answer and the connection stays usable; a huge one is
+     * answered at once and the connection closes. */
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (!st->replied && cl) {
       char *end;
@@ -251,7 +252,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
           http_reply_error(&st->req, ERR_TOO_LARGE, "This endpoint takes no request body");
         else
           http_reply_error(&st->req, ERR_TOO_LARGE, "The body is larger than %zu bytes", st->body_limit);
-        return http_queue_reply(st);
+        if (n > HTTP_DRAIN_MAX) return http_queue_reply(st);
       }
     }
     st->body.cap = st->body_limit;
@@ -259,16 +260,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
 
   if (*upload_data_size > 0) {
-    if (st->replied) {   /* already refused (e.g. 404): drain and ignore */
+    if (st->replied) {   /* already answered (404, 413...): read and throw away */
+      st->drained += *upload_data_size;
       *upload_data_size = 0;
+      if (st->drained > HTTP_DRAIN_MAX && !st->queued) return http_queue_reply(st);
       return MHD_YES;
     }
     if (buf_append(&st->body, upload_data, *upload_data_size) < 0) {
-      http_reply_error(&st->req, st->body_limit ? ERR_TOO_LARGE : ERR_TOO_LARGE,
-                       st->body_limit ? "The body is larger than the limit of this endpoint"
-                                      : "This endpoint takes no request body");
-      *upload_data_size = 0;
-      return http_queue_reply(st);
+      if (st->body_limit)
+        http_reply_error(&st->req, ERR_TOO_LARGE, "The body is larger than %zu bytes", st->body_limit);
+      else
+        http_reply_error(&st->req, ERR_TOO_LARGE, "This endpoint takes no request body");
+      buf_release(&st->body);
     }
     *upload_data_size = 0;
     return MHD_YES;

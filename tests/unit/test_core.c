@@ -18,7 +18,7 @@ static void test_arena(void) {
   /* Alignment and zeroing across many blocks. */
   for (int i = 1; i < 2000; i++) {
     unsigned char *p = arena_alloc(a, (size_t)(i % 97) + 1);
-    CHECK(((uintptr_t)p % sizeof(max_align_t)) == 0);
+    CHECK(((uintptr_t)p % _Alignof(max_align_t)) == 0);
     bool zero = true;
     for (int k = 0; k < i % 97 + 1; k++) zero = zero && p[k] == 0;
     CHECK(zero);
