@@ -1,38 +1,56 @@
 #include "base/common.h"
 #include "app.h"
-#include "audit/audit.h"
 #include "base/log.h"
 #include "identity/identity.h"
+#include "module.h"
 #include "units/units.h"
 
-typedef const db_migration_t *(*migs_fn)(size_t *n);
-
 int app_migrate(db_t *db, FILE *progress) {
-  size_t n;
-  int total = 0, rc;
-  const db_migration_t *m;
-  m = units_migrations(&n);
-  if ((rc = db_migrate(db, m, n, progress)) < 0) return -1;
-  total += rc;
-  m = identity_migrations(&n);
-  if ((rc = db_migrate(db, m, n, progress)) < 0) return -1;
-  total += rc;
-  m = audit_migrations(db_kind(db), &n);
-  if ((rc = db_migrate(db, m, n, progress)) < 0) return -1;
-  total += rc;
+  const module_t *const *mods;
+  size_t nm = modules_all(&mods);
+  int total = 0;
+  for (size_t i = 0; i < nm; i++) {
+    if (!mods[i]->migrations) continue;
+    size_t n;
+    const db_migration_t *m = mods[i]->migrations(db_kind(db), &n);
+    int rc = db_migrate(db, m, n, progress);
+    if (rc < 0) return -1;
+    total += rc;
+  }
   return total;
 }
 
 int app_add_routes(http_server_t *s) {
-  size_t n;
-  const http_route_t *r;
-  r = identity_routes(&n);
-  if (http_server_add_routes(s, r, n) < 0) return -1;
-  r = units_routes(&n);
-  if (http_server_add_routes(s, r, n) < 0) return -1;
-  r = audit_routes(&n);
-  if (http_server_add_routes(s, r, n) < 0) return -1;
+  const module_t *const *mods;
+  size_t nm = modules_all(&mods);
+  for (size_t i = 0; i < nm; i++) {
+    if (!mods[i]->routes) continue;
+    size_t n;
+    const http_route_t *r = mods[i]->routes(&n);
+    if (http_server_add_routes(s, r, n) < 0) return -1;
+  }
   return 0;
+}
+
+int app_start_modules(app_t *app) {
+  const module_t *const *mods;
+  size_t nm = modules_all(&mods);
+  for (size_t i = 0; i < nm; i++) {
+    if (mods[i]->start && mods[i]->start(app) < 0) {
+      fprintf(stderr, "cityos: module %s failed to start\n", mods[i]->name);
+      while (i-- > 0)
+        if (mods[i]->stop) mods[i]->stop(app);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void app_stop_modules(app_t *app) {
+  const module_t *const *mods;
+  size_t nm = modules_all(&mods);
+  for (size_t i = nm; i-- > 0;)
+    if (mods[i]->stop) mods[i]->stop(app);
 }
 
 static void metrics_extra(void *appv, char **out, size_t *len, arena_t *a) {

@@ -25,9 +25,12 @@ typedef struct app {
  * units cache. 0 or -1 with a message on stderr. */
 int app_open(app_t *app, config_t *cfg, FILE *progress);
 void app_close(app_t *app);
-/* Applies every module's migrations in order (units, identity, audit, ...).
+/* Applies every registered module's migrations in module order (see module.h).
  * Returns the number applied or -1. */
 int app_migrate(db_t *db, FILE *progress);
+/* Runs every module's start hook in order (stop hooks in reverse). */
+int app_start_modules(app_t *app);
+void app_stop_modules(app_t *app);
 /* Registers every module's routes on the server. 0 or -1. */
 int app_add_routes(http_server_t *s);
 /* Hooks for the HTTP core (authentication, permissions, metrics, readiness). */

@@ -1,9 +1,7 @@
 #include "base/common.h"
 #include "app.h"
-#include "audit/audit.h"
 #include "base/log.h"
-#include "identity/identity.h"
-#include "units/units.h"
+#include "module.h"
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -14,27 +12,18 @@ static const char USAGE[] =
   "Usage: cityos COMMAND [OPTIONS]\n"
   "\n"
   "Commands:\n"
-  "  serve                       run the HTTP server (migrates first)\n"
-  "  migrate                     apply database migrations and exit\n"
-  "  import units FILE --era E   import administrative units from CSV\n"
-  "  import boundaries FILE --era E   import unit boundaries from GeoJSON\n"
-  "  import reference            import the shipped Hanoi data (both eras, boundaries)\n"
-  "  user add|list|passwd ...    manage accounts (cityos user --help)\n"
-  "  audit verify|list           check the audit chain, list entries\n"
-  "  config                      print the effective settings\n"
-  "  version                     print the version\n"
-  "\n"
-  "Every command takes --help, and the settings below.\n";
-
-static bool wants_help(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return true;
-  return false;
-}
+  "  serve                               run the HTTP server (migrates first)\n"
+  "  migrate                             apply database migrations and exit\n"
+  "  config                              print the effective settings\n"
+  "  version                             print the version\n";
 
 static void usage(FILE *f) {
   fputs(USAGE, f);
-  fputc('\n', f);
+  const module_t *const *mods;
+  size_t n = modules_all(&mods);
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < mods[i]->ncommands; k++) fprintf(f, "  %s\n", mods[i]->commands[k].usage);
+  fputs("\nEvery command takes --help, and the settings below.\n\n", f);
   config_print_help(f);
 }
 
@@ -48,7 +37,7 @@ static int load_config(config_t *cfg, int *argc, char **argv) {
 }
 
 static int cmd_serve(config_t *cfg, int argc, char **argv) {
-  if (wants_help(argc, argv)) {
+  if (cli_wants_help(argc, argv)) {
     printf("Usage: cityos serve [--listen HOST:PORT] [--db PATH|URL] [settings]\n"
            "Applies migrations, imports the Hanoi reference data into an empty database,\n"
            "creates the first administrator if there is none (printing the password once),\n"
@@ -70,7 +59,7 @@ static int cmd_serve(config_t *cfg, int argc, char **argv) {
 
   app_t app;
   if (app_open(&app, cfg, stdout) < 0) return 1;
-  if (identity_ensure_first_admin(&app, stdout) < 0) {
+  if (app_start_modules(&app) < 0) {
     app_close(&app);
     return 1;
   }
@@ -81,6 +70,7 @@ static int cmd_serve(config_t *cfg, int argc, char **argv) {
   if (!srv || app_add_routes(srv) < 0 || http_server_start(srv, err, sizeof err) < 0) {
     fprintf(stderr, "cityos: %s\n", srv ? err : "out of memory");
     http_server_free(srv);
+    app_stop_modules(&app);
     app_close(&app);
     return 1;
   }
@@ -97,13 +87,14 @@ static int cmd_serve(config_t *cfg, int argc, char **argv) {
   log_info(NULL, "msg=\"stopping\" signal=%d", sig);
   http_server_stop(srv, 10000);
   http_server_free(srv);
+  app_stop_modules(&app);
   app_close(&app);
   log_info(NULL, "msg=stopped");
   return 0;
 }
 
 static int cmd_migrate(config_t *cfg, int argc, char **argv) {
-  if (wants_help(argc, argv)) {
+  if (cli_wants_help(argc, argv)) {
     printf("Usage: cityos migrate [--db PATH|URL]\nApplies every pending database migration.\n");
     return 0;
   }
@@ -120,77 +111,18 @@ static int cmd_migrate(config_t *cfg, int argc, char **argv) {
   return n < 0 ? 1 : 0;
 }
 
-static const char *take_flag(int *argc, char **argv, const char *name) {
-  size_t nl = strlen(name);
-  for (int i = 1; i < *argc; i++) {
-    const char *val = NULL;
-    int used = 0;
-    if (strcmp(argv[i], name) == 0 && i + 1 < *argc) {
-      val = argv[i + 1];
-      used = 2;
-    } else if (strncmp(argv[i], name, nl) == 0 && argv[i][nl] == '=') {
-      val = argv[i] + nl + 1;
-      used = 1;
+/* A module's subcommand: with the application opened when it asks for it. */
+static int run_module_command(const cli_command_t *c, config_t *cfg, int argc, char **argv) {
+  if (!c->needs_app || cli_wants_help(argc, argv)) {
+    if (!c->needs_app) {
+      app_t app = {.cfg = cfg};
+      return c->run(&app, argc, argv);
     }
-    if (val) {
-      for (int k = i; k + used <= *argc; k++) argv[k] = argv[k + used];
-      *argc -= used;
-      return val;
-    }
+    return c->run(NULL, argc, argv);
   }
-  return NULL;
-}
-
-static int cmd_import(config_t *cfg, int argc, char **argv) {
-  if (wants_help(argc, argv) || argc < 2) {
-    printf("Usage:\n"
-           "  cityos import units FILE.csv --era ERA        (header level,code,name,type,parent_code)\n"
-           "  cityos import boundaries FILE.geojson --era ERA (features with properties.code)\n"
-           "  cityos import reference                        (the shipped Hanoi data: eras 2024 and 2025)\n"
-           "Each import is all or nothing: a bad row names its line and nothing is written.\n"
-           "A running server picks up new units when restarted.\n");
-    return argc < 2 && !wants_help(argc, argv) ? 2 : 0;
-  }
-  const char *what = argv[1];
-  const char *era = take_flag(&argc, argv, "--era");
-  char err[256];
-  db_t *db = db_open(cfg->db, err, sizeof err);
-  if (!db) {
-    fprintf(stderr, "cityos import: %s\n", err);
-    return 1;
-  }
-  int rc = 1;
-  if (app_migrate(db, stdout) < 0) {
-    fprintf(stderr, "cityos import: migrations failed: %s\n", db_errmsg(db));
-    goto done;
-  }
-  if (strcmp(what, "reference") == 0) {
-    rc = units_import_reference(db, cfg->data_dir, stdout) < 0 ? 1 : 0;
-  } else if (strcmp(what, "units") == 0 || strcmp(what, "boundaries") == 0) {
-    if (argc != 3 || !era) {
-      fprintf(stderr, "cityos import %s: needs FILE and --era ERA\n", what);
-      rc = 2;
-      goto done;
-    }
-    long n = strcmp(what, "units") == 0 ? units_import_csv(db, era, argv[2], stdout)
-                                         : units_import_boundaries(db, era, argv[2], stdout);
-    rc = n < 0 ? 1 : 0;
-  } else {
-    fprintf(stderr, "cityos import: unknown kind '%s' (units, boundaries or reference)\n", what);
-    rc = 2;
-  }
-done:
-  db_close(db);
-  return rc;
-}
-
-typedef int (*app_cmd_fn)(app_t *app, int argc, char **argv);
-
-static int with_app(config_t *cfg, int argc, char **argv, app_cmd_fn fn) {
-  if (wants_help(argc, argv)) return fn(NULL, argc, argv);
   app_t app;
   if (app_open(&app, cfg, NULL) < 0) return 1;
-  int rc = fn(&app, argc, argv);
+  int rc = c->run(&app, argc, argv);
   app_close(&app);
   return rc;
 }
@@ -217,9 +149,7 @@ int main(int argc, char **argv) {
   int rc;
   if (strcmp(cmd, "serve") == 0) rc = cmd_serve(&cfg, cargc, cargv);
   else if (strcmp(cmd, "migrate") == 0) rc = cmd_migrate(&cfg, cargc, cargv);
-  else if (strcmp(cmd, "import") == 0) rc = cmd_import(&cfg, cargc, cargv);
-  else if (strcmp(cmd, "user") == 0) rc = with_app(&cfg, cargc, cargv, identity_cli_user);
-  else if (strcmp(cmd, "audit") == 0) rc = with_app(&cfg, cargc, cargv, audit_cli);
+  else if (modules_find_command(cmd)) rc = run_module_command(modules_find_command(cmd), &cfg, cargc, cargv);
   else if (strcmp(cmd, "config") == 0) {
     config_print(&cfg, stdout);
     rc = 0;

@@ -293,3 +293,20 @@ int audit_cli(app_t *app, int argc, char **argv)
   db_pool_release(app->db, db);
   return rc;
 }
+
+/* --- module registration ------------------------------------------------------------ */
+#include "module.h"
+
+static const cli_command_t AUDIT_COMMANDS[] = {
+  {"audit", "audit verify|list                   check the audit chain, list entries", audit_cli, true},
+};
+
+static const module_t AUDIT_MODULE = {
+  .name = "audit",
+  .order = 30,
+  .migrations = audit_migrations,
+  .routes = audit_routes,
+  .commands = AUDIT_COMMANDS,
+  .ncommands = ARRAY_LEN(AUDIT_COMMANDS),
+};
+MODULE_REGISTER(AUDIT_MODULE)
