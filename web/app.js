@@ -3,10 +3,7 @@
 import { initLang, setLang, getLang, applyTranslations, onLangChange, setText, LANGS } from './i18n.js';
 import { api, onUnauthorized, ApiError } from './js/api.js';
 import { h, clear } from './js/dom.js';
-import { unitsView } from './js/units.js';
-
-/** Views in the order of the navigation; later screens add themselves here. */
-const VIEWS = [unitsView];
+import { VIEWS } from './js/views.js';
 
 const $ = (id) => document.getElementById(id);
 const el = {

@@ -289,3 +289,10 @@ export function onLangChange(fn) {
   listeners.add(fn);
   return () => listeners.delete(fn);
 }
+
+/** Lets a view bring its own strings: addMessages({vi: {...}, en: {...}}). */
+export function addMessages(byLang) {
+  for (const [lang, dict] of Object.entries(byLang)) {
+    dictionaries[lang] = Object.assign(dictionaries[lang] || {}, dict);
+  }
+}

@@ -1,0 +1,8 @@
+// The views of the shell, in navigation order. A module adds its screen with ONE import
+// line and ONE entry in the array (keep one per line so parallel edits don't collide).
+// A view is { id, titleKey, mount(rootElement, ctx) -> { unmount(), focus?() }, allowed?(principal) }.
+import { unitsView } from './units.js';
+
+export const VIEWS = [
+  unitsView,
+];
