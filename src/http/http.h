@@ -40,6 +40,11 @@ typedef struct http_route {
   const char *permission;   /* HTTP_PUBLIC, HTTP_SIGNED_IN or e.g. "users.read" */
   size_t body_limit;        /* 0: the route takes no body (a body gets 413) */
   const char *summary;      /* one line for the generated OpenAPI description */
+  /* Media types the body may have, comma-separated (parameters ignored), e.g.
+   * "application/x-www-form-urlencoded, multipart/form-data, application/json" or
+   * "application/pdf". NULL means "application/json" only. Anything else gets 415.
+   * Form and multipart bodies are parsed before the handler runs: see http_form_*. */
+  const char *accept;
 } http_route_t;
 
 #define HTTP_MAX_PARAMS 8
@@ -70,6 +75,26 @@ const char *http_cookie(const http_req_t *req, const char *name);
 /* Parses the body as a JSON object (depth-limited). On failure it has already
  * answered 400 (invalid_json, with the reason) and returns NULL. Owned by the arena. */
 json_t *http_body_object(http_req_t *req);
+/* The body's media type without parameters ("application/pdf"), lower-case; NULL
+ * when there is no body. */
+const char *http_body_type(const http_req_t *req);
+
+/* Fields of an application/x-www-form-urlencoded or multipart/form-data body (parsed by
+ * the core before the handler runs, for routes whose `accept` allows those types).
+ * Values live in the request arena; `data` is NUL-terminated and may hold binary
+ * (file parts: use len). A repeated name appears once per occurrence, in order. */
+typedef struct http_form_field {
+  const char *name;
+  const char *filename;       /* file parts only, else NULL */
+  const char *content_type;   /* file parts only, else NULL */
+  const char *data;
+  size_t len;
+} http_form_field_t;
+/* The first field of that name, or NULL. */
+const http_form_field_t *http_form_get(const http_req_t *req, const char *name);
+/* All fields; returns the count. */
+size_t http_form_fields(const http_req_t *req, const http_form_field_t **out);
+
 /* Pagination from ?limit=&offset= (limit 1..max, default def; offset >= 0). On bad
  * values it answers 400 and returns -1. */
 int http_page(http_req_t *req, int def, int max, int *limit, int *offset);

@@ -53,12 +53,17 @@ typedef struct req_state {
   struct MHD_Response *resp;
   size_t resp_len;
   resp_header_t *headers;
+  http_form_field_t *form;       /* parsed form fields (arena) */
+  size_t nform, form_cap;
   uint64_t start_ns;
   route_metrics_t *metrics;
   http_req_t req;
 } req_state_t;
 
 static inline req_state_t *req_state(const http_req_t *req) { return (req_state_t *)req->internal; }
+
+/* form.c: parses a form or multipart body into st->form; 0, or -1 after answering 400. */
+int http_form_parse(req_state_t *st);
 
 /* static.c */
 void http_serve_static(http_req_t *req);

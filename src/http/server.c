@@ -108,7 +108,8 @@ static const char *client_ip(arena_t *a, struct MHD_Connection *c) {
 }
 
 static bool is_api_path(const char *path) {
-  static const char *const prefixes[] = {"/api/", "/healthz", "/readyz", "/metrics", "/ngsi-ld/", "/open311/"};
+  static const char *const prefixes[] = {"/api/",     "/healthz",  "/readyz",       "/metrics",
+                                         "/ngsi-ld/", "/open311/", "/.well-known/", "/oidc/"};
   for (size_t i = 0; i < ARRAY_LEN(prefixes); i++)
     if (strncmp(path, prefixes[i], strlen(prefixes[i])) == 0) return true;
   return false;
@@ -156,10 +157,24 @@ static void allow_header(req_state_t *st) {
   http_add_header(&st->req, "Allow", allow);
 }
 
-static bool content_type_json(const char *ct) {
+/* true when the media type of `ct` (parameters ignored) is one of the comma-separated
+ * `accept` list (NULL: application/json). */
+static bool content_type_ok(const char *ct, const char *accept) {
   if (!ct) return false;
-  size_t n = strlen("application/json");
-  return strncasecmp(ct, "application/json", n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+  size_t ctlen = strcspn(ct, "; \t");
+  const char *list = accept ? accept : "application/json";
+  while (*list) {
+    while (*list == ' ' || *list == ',') list++;
+    size_t n = strcspn(list, ", ");
+    if (n && n == ctlen && strncasecmp(ct, list, n) == 0) return true;
+    list += n;
+  }
+  return false;
+}
+
+static bool is_form_type(const char *ct) {
+  return ct && (strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 ||
+                strncasecmp(ct, "multipart/form-data", 19) == 0);
 }
 
 static void dispatch(req_state_t *st) {
@@ -170,10 +185,12 @@ static void dispatch(req_state_t *st) {
     http_serve_static(req);
     return;
   }
-  if (req->body_len > 0 && !content_type_json(http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
-    http_reply_error(req, ERR_UNSUPPORTED_MEDIA, "Send the body as application/json");
+  const char *ct = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+  if (req->body_len > 0 && !content_type_ok(ct, r->accept)) {
+    http_reply_error(req, ERR_UNSUPPORTED_MEDIA, "Send the body as %s", r->accept ? r->accept : "application/json");
     return;
   }
+  if (req->body_len > 0 && is_form_type(ct) && http_form_parse(st) < 0) return;
   if (s->cfg.authenticate && s->cfg.authenticate(req) != 0) {
     if (!http_replied(req)) http_reply_error(req, ERR_UNAUTHENTICATED, NULL);
     return;
