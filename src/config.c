@@ -36,6 +36,8 @@ static const key_def_t KEYS[] = {
   I("argon_ops", argon_ops, 1, 20, "argon2id time cost"),
   I("argon_mem_kib", argon_mem_kib, 8, 4 * 1024 * 1024, "argon2id memory cost in KiB"),
   I("auto_import", auto_import, 0, 1, "import the shipped Hanoi data into an empty database"),
+  S("mqtt", mqtt, "MQTT broker for sensor ingestion: mqtt://HOST:PORT (empty: off)"),
+  S("public_url", public_url, "public base URL used in links, QR codes and the OIDC issuer"),
 };
 
 static char *dupstr(const char *s) {
@@ -87,6 +89,8 @@ void config_defaults(config_t *cfg) {
   cfg->argon_ops = 2;
   cfg->argon_mem_kib = 19456;
   cfg->auto_import = 1;
+  cfg->mqtt = dupstr("");
+  cfg->public_url = dupstr("");
 }
 
 static const key_def_t *find_key(const char *key) {

@@ -30,6 +30,8 @@ typedef struct config {
   int argon_ops;           /* argon2id opslimit: 2 */
   int argon_mem_kib;       /* argon2id memlimit in KiB: 19456 */
   int auto_import;         /* serve: import the shipped reference data into an empty db: 1 */
+  char *mqtt;              /* MQTT broker URL for sensor ingestion ("mqtt://HOST:PORT"); "" = off */
+  char *public_url;        /* the public base URL (QR codes, OIDC issuer); "" = http://<listen>/ */
 } config_t;
 
 /* Fills cfg with defaults. */
