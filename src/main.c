@@ -145,7 +145,10 @@ int main(int argc, char **argv) {
   int cargc = argc - 1;
   char **cargv = argv + 1;
   config_t cfg;
-  if (load_config(&cfg, &cargc, cargv) < 0) return 2;
+  if (load_config(&cfg, &cargc, cargv) < 0) {
+    config_release(&cfg);
+    return 2;
+  }
   int rc;
   if (strcmp(cmd, "serve") == 0) rc = cmd_serve(&cfg, cargc, cargv);
   else if (strcmp(cmd, "migrate") == 0) rc = cmd_migrate(&cfg, cargc, cargv);
