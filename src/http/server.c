@@ -94,6 +94,24 @@ static bool request_id_ok(const char *s) {
   return n > 0;
 }
 
+/* Request ids need to be unique, not secret: a per-thread splitmix64 sequence seeded
+ * once from the system's random source, so no system call per request. */
+static void new_request_id(char out[17]) {
+  static _Thread_local uint64_t state;
+  static _Thread_local bool seeded;
+  if (!seeded) {
+    random_bytes(&state, sizeof state);
+    seeded = true;
+  }
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; i--, z >>= 4) out[i] = hex[z & 15];
+  out[16] = '\0';
+}
+
 static const char *client_ip(arena_t *a, struct MHD_Connection *c) {
   const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   char buf[INET6_ADDRSTRLEN] = "unknown";
@@ -231,7 +249,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
       st->req.request_id = arena_strdup(a, rid);
     } else {
       char *id = arena_alloc(a, 17);
-      random_hex(id, 8);
+      new_request_id(id);
       st->req.request_id = id;
     }
     st->req.client_ip = client_ip(a, conn);
