@@ -1,6 +1,8 @@
 #include "base/common.h"
 #include "base/log.h"
 #include <sodium.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 static log_level_t g_level = LOG_INFO;
@@ -83,4 +85,84 @@ void random_hex(char *out, size_t n) {
     n -= k;
   }
   out[o] = '\0';
+}
+
+/* --- buffered access log ----------------------------------------------------------
+ * Each thread appends to its own buffer (its own mutex, uncontended); a buffer is
+ * written out when full, and a flusher thread writes every buffer out every 200 ms,
+ * so a line is never held longer than that. Like nginx's access_log buffer=. */
+
+#define ACCESS_BUF 16384
+
+typedef struct access_buf {
+  pthread_mutex_t mu;
+  size_t len;
+  char data[ACCESS_BUF];
+  struct access_buf *next;
+} access_buf_t;
+
+static pthread_mutex_t g_bufs_mu = PTHREAD_MUTEX_INITIALIZER;
+static access_buf_t *g_bufs;
+static pthread_once_t g_flusher_once = PTHREAD_ONCE_INIT;
+static _Thread_local access_buf_t *t_buf;
+
+static void access_flush_locked(access_buf_t *b) {
+  if (b->len) log_raw(b->data, b->len);
+  b->len = 0;
+}
+
+void log_access_flush(void) {
+  pthread_mutex_lock(&g_bufs_mu);
+  for (access_buf_t *b = g_bufs; b; b = b->next) {
+    pthread_mutex_lock(&b->mu);
+    access_flush_locked(b);
+    pthread_mutex_unlock(&b->mu);
+  }
+  pthread_mutex_unlock(&g_bufs_mu);
+}
+
+static void *flusher(void *arg) {
+  (void)arg;
+  for (;;) {
+    struct timespec ts = {0, 200 * 1000000};
+    nanosleep(&ts, NULL);
+    log_access_flush();
+  }
+  return NULL;
+}
+
+static void start_flusher(void) {
+  pthread_t t;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);   /* signals stay with the main thread */
+  if (pthread_create(&t, NULL, flusher, NULL) == 0) pthread_detach(t);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void log_access(const char *line, size_t len) {
+  access_buf_t *b = t_buf;
+  if (!b) {
+    b = calloc(1, sizeof *b);
+    if (!b) {
+      log_raw(line, len);
+      return;
+    }
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_mutex_lock(&g_bufs_mu);
+    b->next = g_bufs;
+    g_bufs = b;
+    pthread_mutex_unlock(&g_bufs_mu);
+    t_buf = b;   /* buffers live as long as the process: worker threads are few and fixed */
+    pthread_once(&g_flusher_once, start_flusher);
+  }
+  pthread_mutex_lock(&b->mu);
+  if (b->len + len > ACCESS_BUF) access_flush_locked(b);
+  if (len > ACCESS_BUF) {
+    log_raw(line, len);
+  } else {
+    memcpy(b->data + b->len, line, len);
+    b->len += len;
+  }
+  pthread_mutex_unlock(&b->mu);
 }

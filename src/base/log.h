@@ -17,8 +17,13 @@ log_level_t log_get_level(void);
 int log_level_parse(const char *s);
 /* rid may be NULL (no request). fmt is the message and any key=value pairs. */
 void log_write(log_level_t lvl, const char *rid, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Writes an already formatted line (the access log uses it). */
+/* Writes an already formatted line at once. */
 void log_raw(const char *line, size_t len);
+/* Access-log lines: buffered per thread, written when a buffer fills and at least
+ * every 200 ms by a background thread; log_access_flush() writes everything now
+ * (call it at shutdown). */
+void log_access(const char *line, size_t len);
+void log_access_flush(void);
 
 #define log_debug(rid, ...) do { if (log_get_level() <= LOG_DEBUG) log_write(LOG_DEBUG, rid, __VA_ARGS__); } while (0)
 #define log_info(rid, ...)  log_write(LOG_INFO, rid, __VA_ARGS__)

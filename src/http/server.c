@@ -344,7 +344,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                      ts, st->req.request_id, st->req.method, st->req.path, status, st->resp_len,
                      (double)ns / 1e6, st->req.client_ip, p ? p->account_id : (int64_t)0,
                      toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
-    if (n > 0) log_raw(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    if (n > 0) log_access(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
   }
   if (st->resp) MHD_destroy_response(st->resp);
   buf_release(&st->body);
@@ -441,6 +441,7 @@ void http_server_stop(http_server_t *s, unsigned grace_ms) {
   if (left > 0) log_warn(NULL, "msg=\"stopping with requests still in flight\" count=%d", left);
   MHD_stop_daemon(s->daemon);
   s->daemon = NULL;
+  log_access_flush();
 }
 
 void http_server_free(http_server_t *s) {

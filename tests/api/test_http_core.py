@@ -4,6 +4,7 @@ import http.client
 import json
 import re
 import socket
+import time
 import urllib.parse
 
 import requests
@@ -30,9 +31,12 @@ def test_request_id_generated_and_echoed(anon):
 
 def test_request_id_in_access_log(server, anon):
     anon.get("/api/v1/units/00070", headers={"X-Request-Id": "log-check-1234"})
-    anon.get("/healthz")  # the access line is written when the request completes
-    log = open(server.log_path).read()
-    assert re.search(r"rid=log-check-1234 msg=access method=GET path=\"/api/v1/units/00070\" status=200", log)
+    # Access lines are buffered and written at least every 200 ms.
+    pattern = r"rid=log-check-1234 msg=access method=GET path=\"/api/v1/units/00070\" status=200"
+    deadline = time.time() + 3
+    while time.time() < deadline and not re.search(pattern, open(server.log_path).read()):
+        time.sleep(0.05)
+    assert re.search(pattern, open(server.log_path).read())
 
 
 def test_unknown_api_path_is_json_404(anon):
