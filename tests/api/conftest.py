@@ -77,6 +77,23 @@ class Server:
             raise RuntimeError("server did not start: " + open(self.log_path).read()[-3000:])
         self.admin = self.login("admin", ADMIN_PASSWORD)
 
+    def start_node(self):
+        """Another `cityos serve` process on the same database (a second node behind a
+        load balancer). Returns (url, process); stop it with process.terminate()."""
+        log = open(os.path.join(self.tmp, f"node-{secrets.token_hex(3)}.log"), "w")
+        proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0"] + self.common,
+                                stdout=subprocess.PIPE, stderr=log, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"listening on (http://[0-9.]+:\d+)/", line)
+            if m:
+                return m.group(1), proc
+        proc.kill()
+        raise RuntimeError("second node did not start")
+
     # --- helpers -------------------------------------------------------------------
     def cli(self, *args, check=False):
         p = subprocess.run([BIN, *args, *self.common], capture_output=True, text=True, timeout=120)
