@@ -2,7 +2,9 @@
 // line and ONE entry in the array (keep one per line so parallel edits don't collide).
 // A view is { id, titleKey, mount(rootElement, ctx) -> { unmount(), focus?() }, allowed?(principal) }.
 import { unitsView } from './units.js';
+import { reportsView } from './reports.js';
 
 export const VIEWS = [
   unitsView,
+  reportsView,
 ];
