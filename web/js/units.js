@@ -719,6 +719,10 @@ export function mountUnits(root) {
       if (state.searchCtl) state.searchCtl.abort();
       if (state.detailCtl) state.detailCtl.abort();
       resizer.disconnect();
+      // Stop a running pan/zoom first: removing the map mid-animation makes Leaflet's
+      // pending frame touch removed panes (_leaflet_pos errors).
+      map.stop();
+      map.off();
       map.remove();
       view.remove();
     },
