@@ -126,8 +126,8 @@ static const char *client_ip(arena_t *a, struct MHD_Connection *c) {
 }
 
 static bool is_api_path(const char *path) {
-  static const char *const prefixes[] = {"/api/",     "/healthz",  "/readyz",       "/metrics",
-                                         "/ngsi-ld/", "/open311/", "/.well-known/", "/oidc/"};
+  static const char *const prefixes[] = {"/api/",     "/healthz",  "/readyz", "/metrics",
+                                         "/ngsi-ld/", "/open311/", "/.well-known/"};
   for (size_t i = 0; i < ARRAY_LEN(prefixes); i++)
     if (strncmp(path, prefixes[i], strlen(prefixes[i])) == 0) return true;
   return false;

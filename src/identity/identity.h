@@ -17,7 +17,10 @@
  * locked_until), so every node agrees. See identity_throttle_check() for the rule.
  * An attempt is counted as a failure BEFORE the (slow) password check and forgiven on
  * success, so parallel guesses cannot slip past the throttle, and no transaction is
- * held open during argon2.
+ * held open during argon2. User names that match no account are counted the same way
+ * (table login_unknown), so a 429/423 never reveals whether an account exists, and
+ * failures older than max(24 h, lock + 60 s) are forgotten for both. The same counter
+ * guards the current password of POST /api/v1/me/password.
  *
  * Authorization: the HTTP core calls identity_authenticate() for every API request and
  * identity_has_permission() for a route's permission ("held somewhere"); handlers
@@ -168,6 +171,13 @@ principal_t *identity_principal_load(arena_t *a, db_t *db, int64_t account_id,
  * sign-in itself) is ignored so a browser with an old cookie can sign in again.
  * 503 and -1 when the database is unreachable. */
 int identity_authenticate(http_req_t *req);
+/* An optional check run by identity_authenticate after a token authenticated the
+ * request (req->principal set, no database connection held): 0 to go on, or -1 after
+ * answering. The oidc module uses it for sessions that still owe a second factor.
+ * Set once at start, before the server runs; NULL (the default) changes nothing. */
+typedef int (*identity_session_gate_fn)(http_req_t *req);
+void identity_set_session_gate(identity_session_gate_fn fn);
+
 /* The has_permission hook: true when p holds perm (or "*") at any unit.
  * HTTP_SIGNED_IN: true for any principal. NULL p: false. */
 bool identity_has_permission(const principal_t *p, const char *perm);

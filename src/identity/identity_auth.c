@@ -75,6 +75,8 @@ done:
 
 /* --- the authenticate hook ---------------------------------------------------------- */
 
+static identity_session_gate_fn identity_gate;   /* set once at start; NULL: none */
+
 int identity_authenticate(http_req_t *req)
 {
   app_t *app = req->app;
@@ -88,6 +90,10 @@ int identity_authenticate(http_req_t *req)
 
   const char *authz = http_header(req, "Authorization");
   if (authz) {
+    if (strncasecmp(authz, "Basic ", 6) == 0 && req->route && req->route->permission == HTTP_PUBLIC) {
+      rc = 0;   /* OAuth client credentials (the oidc token endpoint reads them itself) */
+      goto done;
+    }
     if (strncasecmp(authz, "Bearer ", 7) != 0) {
       http_reply_error(req, ERR_UNAUTHENTICATED, "Send the token as Authorization: Bearer <token>");
       goto done;
@@ -167,8 +173,12 @@ done:
   if (st) db_stmt_done(st);
   if (db) db_pool_release(app->db, db);
   sodium_memzero(hash, sizeof hash);
+  if (rc == 0 && req->principal && identity_gate)
+    rc = identity_gate(req);   /* e.g. a second factor still owed (oidc module) */
   return rc;
 }
+
+void identity_set_session_gate(identity_session_gate_fn fn) { identity_gate = fn; }
 
 /* --- permissions ------------------------------------------------------------------ */
 

@@ -28,6 +28,15 @@ const char *identity_for_update(const db_t *db);
 int identity_fail(identity_problem_t *prob, err_t err, const char *field, const char *fmt, ...)
   __attribute__((format(printf, 4, 5)));
 
+/* Checks the password of a signed-in account (before a password change) under the
+ * sign-in throttle (identity_throttle_check): out->err is OK, BAD_CREDENTIALS (counted
+ * as a failed sign-in, audited "auth.login_failed" with detail during=password_change),
+ * RATE_LIMITED or LOCKED (out->retry_after_s), or VALIDATION when the account has no
+ * password. A success forgives earlier failures. db must not be in a transaction.
+ * 0 when it reached a decision, -1 on a database error (logged). identity_login.c. */
+int identity_password_recheck(const app_t *app, db_t *db, int64_t account_id, const char *password,
+                              const audit_entry_t *ctx, identity_login_result_t *out);
+
 /* --- HTTP helpers (identity_http.c) ------------------------------------------------ */
 
 /* Answers with prob: {"error":{code, message, field?}}. */
@@ -58,8 +67,9 @@ json_t *identity_user_json(const app_t *app, db_t *db, int64_t id, int64_t *unit
 /* roles: [{role, unit}] from a request body (unit: a code in the active era; absent or
  * null = everywhere) into refs allocated in the arena. 0, or -1 after answering 422. */
 int identity_parse_roles(http_req_t *req, const json_t *arr, identity_role_ref_t **refs, size_t *n);
-/* true when the caller may hand out every role in refs (identity_may_assign_role);
- * else answers 403 and returns false. */
+/* true when every role in refs exists and the caller may hand it out
+ * (identity_may_assign_role); else answers (422 on "roles" for an unknown role, 403
+ * for one the caller may not grant, 503/500 on a database error) and returns false. */
 bool identity_check_assign(http_req_t *req, db_t *db, const identity_role_ref_t *refs, size_t n);
 
 /* Handlers in identity_users.c and identity_clients.c. */

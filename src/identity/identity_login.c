@@ -145,6 +145,66 @@ static int identity_audit_login(db_t *db, arena_t *a, const audit_entry_t *ctx, 
   return audit_append(db, &e);
 }
 
+/* Unknown user names are throttled exactly like accounts (their counters live in
+ * login_unknown), so a 429 or 423 never tells that an account exists; and failures
+ * older than the horizon are forgotten for both, so waiting tells nothing either. */
+static int64_t identity_forget_ms(const config_t *cfg)
+{
+  int64_t lock_ms = (int64_t)(cfg->login_lock_s > 0 ? cfg->login_lock_s : 900) * 1000;
+  int64_t day_ms = 24LL * 3600 * 1000;
+  return lock_ms + 60000 > day_ms ? lock_ms + 60000 : day_ms;
+}
+
+static void identity_forget_old(const config_t *cfg, identity_throttle_state_t *t, int64_t now)
+{
+  if (t->locked_until <= now && t->last_failed_at > 0 && now - t->last_failed_at > identity_forget_ms(cfg))
+    t->failed_count = 0;
+}
+
+/* The counters of an unknown user name (row created when missing; locked on
+ * PostgreSQL). 0 or -1. */
+static int identity_unknown_read(db_t *db, const char *uname, int64_t now, identity_throttle_state_t *t)
+{
+  int rc = -1;
+  char sql[160];
+  db_stmt_t *st = db_prepare(db, "INSERT INTO login_unknown (username, failed_count, updated_at)"
+                                 " VALUES ($1, 0, $2) ON CONFLICT (username) DO NOTHING");
+  if (!st || db_bind_text(st, 1, uname) || db_bind_int64(st, 2, now) || db_step(st) != DB_DONE) goto done;
+  db_stmt_done(st);
+  snprintf(sql, sizeof sql, "SELECT failed_count, last_failed_at, locked_until FROM login_unknown"
+                            " WHERE username = $1%s", identity_for_update(db));
+  st = db_prepare(db, sql);
+  if (!st || db_bind_text(st, 1, uname) || db_step(st) != DB_ROW) goto done;
+  t->failed_count = db_col_int64(st, 0);
+  t->last_failed_at = db_col_int64(st, 1);
+  t->locked_until = db_col_int64(st, 2);
+  rc = 0;
+done:
+  if (st) db_stmt_done(st);
+  return rc;
+}
+
+/* Stores the counters of an unknown user name and drops rows nobody needs any more
+ * (the table holds at most the names tried within the horizon). 0 or -1. */
+static int identity_unknown_store(const config_t *cfg, db_t *db, const char *uname,
+                                  const identity_throttle_state_t *t, int64_t now)
+{
+  int rc = -1;
+  db_stmt_t *st = db_prepare(db, "UPDATE login_unknown SET failed_count = $2, last_failed_at = $3,"
+                                 " locked_until = $4, updated_at = $5 WHERE username = $1");
+  if (!st || db_bind_text(st, 1, uname) || db_bind_int64(st, 2, t->failed_count) ||
+      identity_bind_opt(st, 3, t->last_failed_at) || identity_bind_opt(st, 4, t->locked_until) ||
+      db_bind_int64(st, 5, now) || db_step(st) != DB_DONE)
+    goto done;
+  db_stmt_done(st);
+  st = db_prepare(db, "DELETE FROM login_unknown WHERE updated_at < $1");
+  if (!st || db_bind_int64(st, 1, now - identity_forget_ms(cfg)) || db_step(st) != DB_DONE) goto done;
+  rc = 0;
+done:
+  if (st) db_stmt_done(st);
+  return rc;
+}
+
 /* --- sign-in ---------------------------------------------------------------------- */
 
 int identity_login(const app_t *app, db_t *db, const char *username, const char *password,
@@ -153,7 +213,7 @@ int identity_login(const app_t *app, db_t *db, const char *username, const char 
   const config_t *cfg = app->cfg;
   arena_t *a = arena_new(0);
   db_stmt_t *st = NULL;
-  char uname[IDENTITY_USERNAME_MAX + 1];
+  char uname[IDENTITY_USERNAME_MAX + 1] = "";
   char stored[IDENTITY_HASH_MAX] = "";
   char rehash[IDENTITY_HASH_MAX] = "";
   char kind[16] = "";
@@ -197,22 +257,23 @@ int identity_login(const app_t *app, db_t *db, const char *username, const char 
     db_stmt_done(st);
     st = NULL;
 
-    if (found) {
-      int64_t now = clock_now_ms();
-      identity_throttle_t verdict = identity_throttle_check(cfg, &t, now, &out->retry_after_s);
-      if (verdict != IDENTITY_THROTTLE_ALLOW) {
-        bool locked = verdict == IDENTITY_THROTTLE_LOCKED;
-        if (identity_audit_login(db, a, ctx, "auth.login_failed", id, kind, unit_id, false,
-                                 json_pack("{s:s}", "reason", locked ? "locked" : "rate_limited")))
-          goto db_fail;
-        if (db_commit(db)) goto db_fail;
-        out->err = locked ? ERR_LOCKED : ERR_RATE_LIMITED;
-        rc = 0;
-        goto done;
-      }
-      identity_throttle_begin(&t, now);
-      if (identity_store_throttle(db, id, &t)) goto db_fail;
+    int64_t now = clock_now_ms();
+    if (!found && identity_unknown_read(db, uname, now, &t)) goto db_fail;
+    identity_forget_old(cfg, &t, now);
+    identity_throttle_t verdict = identity_throttle_check(cfg, &t, now, &out->retry_after_s);
+    if (verdict != IDENTITY_THROTTLE_ALLOW) {
+      bool locked = verdict == IDENTITY_THROTTLE_LOCKED;
+      if (identity_audit_login(db, a, ctx, "auth.login_failed", id, kind, unit_id, false,
+                               json_pack("{s:s}", "reason", locked ? "locked" : "rate_limited")))
+        goto db_fail;
+      if (db_commit(db)) goto db_fail;
+      out->err = locked ? ERR_LOCKED : ERR_RATE_LIMITED;
+      rc = 0;
+      goto done;
     }
+    identity_throttle_begin(&t, now);
+    if (found ? identity_store_throttle(db, id, &t) : identity_unknown_store(cfg, db, uname, &t, now))
+      goto db_fail;
     if (db_commit(db)) goto db_fail;
   }
 
@@ -272,6 +333,10 @@ int identity_login(const app_t *app, db_t *db, const char *username, const char 
       locked = identity_throttle_fail(cfg, &t, now);
       if (locked && identity_store_throttle(db, id, &t)) goto db_fail;
     }
+  } else if (uname[0]) {
+    if (identity_unknown_read(db, uname, now, &t)) goto db_fail;
+    locked = identity_throttle_fail(cfg, &t, now);
+    if (locked && identity_unknown_store(cfg, db, uname, &t, now)) goto db_fail;
   }
   if (identity_audit_login(db, a, ctx, "auth.login_failed", found ? id : 0, kind, found ? unit_id : 0,
                            false, json_pack("{s:s, s:b}", "reason", reason ? reason : "bad_password",
@@ -296,6 +361,116 @@ db_fail:
 done:
   if (st) db_stmt_done(st);
   sodium_memzero(rehash, sizeof rehash);
+  sodium_memzero(stored, sizeof stored);
+  arena_free(a);
+  return rc;
+}
+
+/* --- re-checking the password of a signed-in account -------------------------------- */
+
+int identity_password_recheck(const app_t *app, db_t *db, int64_t account_id, const char *password,
+                              const audit_entry_t *ctx, identity_login_result_t *out)
+{
+  const config_t *cfg = app->cfg;
+  arena_t *a = arena_new(0);
+  db_stmt_t *st = NULL;
+  char stored[IDENTITY_HASH_MAX] = "";
+  char kind[16] = "";
+  char sql[200];
+  identity_throttle_state_t t = {0};
+  int64_t unit_id = 0;
+  int rc = -1, s;
+
+  audit_entry_t no_ctx;
+  memset(&no_ctx, 0, sizeof no_ctx);
+  if (!ctx) ctx = &no_ctx;
+  memset(out, 0, sizeof *out);
+  out->err = ERR_INTERNAL;
+
+  /* 1. the throttle, exactly as for a sign-in: guesses through a stolen session are
+   *    as slow as guesses at the sign-in form, and count towards the same lock */
+  if (db_begin(db)) goto db_fail;
+  snprintf(sql, sizeof sql, "SELECT kind, password_hash, failed_count, last_failed_at, locked_until,"
+                            " unit_id FROM accounts WHERE id = $1%s", identity_for_update(db));
+  st = db_prepare(db, sql);
+  if (!st || db_bind_int64(st, 1, account_id)) goto db_fail;
+  s = db_step(st);
+  if (s < 0) goto db_fail;
+  if (s == DB_ROW) {
+    snprintf(kind, sizeof kind, "%s", db_col_text(st, 0) ? db_col_text(st, 0) : "");
+    const char *h = db_col_text(st, 1);
+    if (h && strlen(h) < sizeof stored) memcpy(stored, h, strlen(h) + 1);
+    t.failed_count = db_col_int64(st, 2);
+    t.last_failed_at = db_col_int64(st, 3);
+    t.locked_until = db_col_int64(st, 4);
+    unit_id = db_col_int64(st, 5);
+  }
+  db_stmt_done(st);
+  st = NULL;
+  if (!stored[0]) {            /* no such account, or one without a password (API client) */
+    db_rollback(db);
+    out->err = ERR_VALIDATION;
+    rc = 0;
+    goto done;
+  }
+  int64_t now = clock_now_ms();
+  identity_throttle_t verdict = identity_throttle_check(cfg, &t, now, &out->retry_after_s);
+  if (verdict != IDENTITY_THROTTLE_ALLOW) {
+    bool locked = verdict == IDENTITY_THROTTLE_LOCKED;
+    if (identity_audit_login(db, a, ctx, "auth.login_failed", account_id, kind, unit_id, true,
+                             json_pack("{s:s, s:s}", "reason", locked ? "locked" : "rate_limited",
+                                       "during", "password_change")))
+      goto db_fail;
+    if (db_commit(db)) goto db_fail;
+    out->err = locked ? ERR_LOCKED : ERR_RATE_LIMITED;
+    rc = 0;
+    goto done;
+  }
+  identity_throttle_begin(&t, now);
+  if (identity_store_throttle(db, account_id, &t) || db_commit(db)) goto db_fail;
+
+  /* 2. the password, outside any transaction */
+  bool ok = identity_password_verify(cfg, stored, password, NULL) == 1;
+
+  /* 3. the outcome */
+  if (db_begin(db)) goto db_fail;
+  now = clock_now_ms();
+  if (ok) {
+    identity_throttle_success(&t);
+    if (identity_store_throttle(db, account_id, &t) || db_commit(db)) goto db_fail;
+    out->err = ERR_OK;
+    out->account_id = account_id;
+    rc = 0;
+    goto done;
+  }
+  bool locked = false;
+  int r = identity_read_throttle(db, account_id, &t);
+  if (r < 0) goto db_fail;
+  if (r == 1) {
+    locked = identity_throttle_fail(cfg, &t, now);
+    if (locked && identity_store_throttle(db, account_id, &t)) goto db_fail;
+  }
+  if (identity_audit_login(db, a, ctx, "auth.login_failed", account_id, kind, unit_id, true,
+                           json_pack("{s:s, s:b, s:s}", "reason", "bad_password", "locked", locked,
+                                     "during", "password_change")))
+    goto db_fail;
+  if (db_commit(db)) goto db_fail;
+  if (locked) {
+    out->err = ERR_LOCKED;
+    out->retry_after_s = identity_ceil_s(t.locked_until - now);
+  } else {
+    out->err = ERR_BAD_CREDENTIALS;
+  }
+  rc = 0;
+  goto done;
+
+db_fail:
+  log_error(ctx->request_id, "msg=\"password re-check failed on the database\" err=\"%s\"",
+            db_errmsg(db));
+  out->err = ERR_INTERNAL;
+  db_rollback(db);
+done:
+  if (st) db_stmt_done(st);
   sodium_memzero(stored, sizeof stored);
   arena_free(a);
   return rc;

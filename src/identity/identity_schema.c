@@ -68,8 +68,22 @@ static const char IDENTITY_SQL_1[] =
   "  ('unit_admin', 'audit.read'),"
   "  ('officer', 'users.read');";
 
+/* Sign-in counters of user names that match no account: throttled like accounts, so
+ * a 429/423 does not reveal which names (CCCDs) have an account. Rows older than the
+ * forgetting horizon are deleted as new ones come (identity_login.c). */
+static const char IDENTITY_SQL_2[] =
+  "CREATE TABLE login_unknown ("
+  "  username TEXT PRIMARY KEY,"
+  "  failed_count INTEGER NOT NULL DEFAULT 0,"
+  "  last_failed_at BIGINT,"
+  "  locked_until BIGINT,"
+  "  updated_at BIGINT NOT NULL"
+  ");"
+  "CREATE INDEX login_unknown_updated ON login_unknown (updated_at);";
+
 static const db_migration_t IDENTITY_MIGRATIONS[] = {
   {"identity", 1, IDENTITY_SQL_1},
+  {"identity", 2, IDENTITY_SQL_2},
 };
 
 const db_migration_t *identity_migrations(size_t *n)

@@ -75,14 +75,14 @@ static const char IDENTITY_LIST_WHERE_SQLITE[] =
   " FROM accounts WHERE (CAST($1 AS TEXT) IS NULL OR kind = CAST($1 AS TEXT))"
   " AND (CAST($2 AS TEXT) IS NULL OR unit_id IN (SELECT value FROM json_each(CAST($2 AS TEXT))))"
   " AND (CAST($3 AS TEXT) IS NULL OR name_folded LIKE CAST($3 AS TEXT) ESCAPE '\\'"
-  "      OR username LIKE CAST($3 AS TEXT) ESCAPE '\\')";
+  "      OR username LIKE CAST($4 AS TEXT) ESCAPE '\\')";
 
 static const char IDENTITY_LIST_WHERE_PG[] =
   " FROM accounts WHERE (CAST($1 AS TEXT) IS NULL OR kind = CAST($1 AS TEXT))"
   " AND (CAST($2 AS TEXT) IS NULL OR unit_id IN"
   "      (SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(CAST($2 AS TEXT) AS JSON))))"
   " AND (CAST($3 AS TEXT) IS NULL OR name_folded LIKE CAST($3 AS TEXT) ESCAPE '\\'"
-  "      OR username LIKE CAST($3 AS TEXT) ESCAPE '\\')";
+  "      OR username LIKE CAST($4 AS TEXT) ESCAPE '\\')";
 
 /* "%q%" with LIKE's wildcards escaped. */
 static char *identity_like_pattern(arena_t *a, const char *q)
@@ -99,9 +99,27 @@ static char *identity_like_pattern(arena_t *a, const char *q)
   return out;
 }
 
-static int identity_bind_list(db_stmt_t *st, const char *kind, const char *scope, const char *like)
+/* like: the folded name pattern; ulike: the user name pattern (user names keep their
+ * dots, dashes and underscores, which folding would turn into spaces). */
+static int identity_bind_list(db_stmt_t *st, const char *kind, const char *scope, const char *like,
+                              const char *ulike)
 {
-  return db_bind_text(st, 1, kind) || db_bind_text(st, 2, scope) || db_bind_text(st, 3, like);
+  return db_bind_text(st, 1, kind) || db_bind_text(st, 2, scope) || db_bind_text(st, 3, like) ||
+         db_bind_text(st, 4, ulike);
+}
+
+/* The unit of a list read for the audit log: the filter's unit, else the one unit
+ * where the caller holds perm (so that unit's administrators see the read), else 0. */
+static int64_t identity_single_grant_unit(const principal_t *p, const char *perm)
+{
+  int64_t unit = 0;
+  for (size_t i = 0; p && i < p->ngrants; i++) {
+    const grant_t *g = &p->grants[i];
+    if (strcmp(g->permission, perm) != 0 && strcmp(g->permission, "*") != 0) continue;
+    if (g->unit_id == 0 || (unit && unit != g->unit_id)) return 0;
+    unit = g->unit_id;
+  }
+  return unit;
 }
 
 void identity_h_users_list(http_req_t *req)
@@ -113,7 +131,7 @@ void identity_h_users_list(http_req_t *req)
   identity_scope_t scope;
   int limit, offset, s;
   int64_t unit_id = 0, total = 0;
-  const char *like = NULL;
+  const char *like = NULL, *ulike = NULL;
 
   if (http_page(req, 50, 500, &limit, &offset) != 0) goto done;
   const char *kind = http_query(req, "kind");
@@ -141,7 +159,12 @@ void identity_h_users_list(http_req_t *req)
       identity_reply_field(req, "q", "q is not valid UTF-8");
       goto done;
     }
-    if (*folded) like = identity_like_pattern(req->arena, folded);
+    if (*folded) {
+      char uname[IDENTITY_Q_MAX + 1];
+      like = identity_like_pattern(req->arena, folded);
+      ulike = identity_username_normalize(q, uname, sizeof uname)
+                ? identity_like_pattern(req->arena, uname) : like;
+    }
   }
   identity_scope(req->arena, app, req->principal, "users.read", unit_id, &scope);
   const char *scope_json = scope.everywhere ? NULL : scope.json;
@@ -153,14 +176,14 @@ void identity_h_users_list(http_req_t *req)
   items = json_array();
   if (db_begin(db)) goto db_fail;
   st = db_prepare(db, arena_printf(req->arena, "SELECT COUNT(*)%s", where));
-  if (!st || identity_bind_list(st, kind, scope_json, like) || db_step(st) != DB_ROW) goto db_fail;
+  if (!st || identity_bind_list(st, kind, scope_json, like, ulike) || db_step(st) != DB_ROW) goto db_fail;
   total = db_col_int64(st, 0);
   db_stmt_done(st);
   st = db_prepare(db, arena_printf(req->arena,
                                    "SELECT id, kind, username, full_name, cccd, unit_id, status, created_at"
-                                   "%s ORDER BY id LIMIT $4 OFFSET $5", where));
-  if (!st || identity_bind_list(st, kind, scope_json, like) || db_bind_int64(st, 4, limit) ||
-      db_bind_int64(st, 5, offset))
+                                   "%s ORDER BY id LIMIT $5 OFFSET $6", where));
+  if (!st || identity_bind_list(st, kind, scope_json, like, ulike) || db_bind_int64(st, 5, limit) ||
+      db_bind_int64(st, 6, offset))
     goto db_fail;
   while ((s = db_step(st)) == DB_ROW)
     json_array_append_new(items,
@@ -174,7 +197,7 @@ void identity_h_users_list(http_req_t *req)
   st = NULL;
 
   audit_entry_t e = audit_entry_from_req(req, "user.list", "account", NULL);
-  e.unit_id = unit_id;
+  e.unit_id = unit_id ? unit_id : identity_single_grant_unit(req->principal, "users.read");
   e.detail = audit_detail(req->arena,
                           json_pack("{s:s?, s:s?, s:b, s:i, s:i, s:I, s:I}", "kind", kind, "unit", unit,
                                     "q", q != NULL, "limit", limit, "offset", offset, "total",
@@ -220,8 +243,9 @@ void identity_h_user_get(http_req_t *req)
     http_reply_error(req, ERR_NOT_FOUND, "No such account");
     goto done;
   }
+  /* The id as stored ("7", never the "007" of the path): searches by record find it. */
   audit_entry_t e = audit_entry_from_req(req, "user.read", "account",
-                                         http_param(req, "id"));
+                                         arena_printf(req->arena, "%" PRId64, id));
   e.unit_id = unit_id;
   if (audit_append(db, &e) || db_commit(db)) goto db_fail;
   http_reply_json(req, 200, u);
@@ -276,13 +300,37 @@ int identity_parse_roles(http_req_t *req, const json_t *arr, identity_role_ref_t
   return 0;
 }
 
-/* Every role in refs may be handed out by the caller; else answers 403. */
+/* 1 when the role exists, 0 when not, -1 on a database error (logged). */
+static int identity_role_exists(db_t *db, const char *role)
+{
+  int rc = -1;
+  db_stmt_t *st = db_prepare(db, "SELECT 1 FROM roles WHERE name = $1");
+  if (!st || db_bind_text(st, 1, role)) goto done;
+  int s = db_step(st);
+  if (s >= 0) rc = s == DB_ROW ? 1 : 0;
+done:
+  if (!st || rc < 0) log_error(NULL, "msg=\"role lookup failed\" err=\"%s\"", db_errmsg(db));
+  if (st) db_stmt_done(st);
+  return rc;
+}
+
+/* Every role in refs exists (else 422 on "roles": a typo is a validation error, not a
+ * refusal) and may be handed out by the caller (else 403). */
 bool identity_check_assign(http_req_t *req, db_t *db, const identity_role_ref_t *refs, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
+    int e = identity_role_exists(db, refs[i].role);
+    if (e < 0) {
+      identity_reply_db_error(req, db);
+      return false;
+    }
+    if (e == 0) {
+      identity_reply_field(req, "roles", "Unknown role: %s", refs[i].role);
+      return false;
+    }
     if (!identity_may_assign_role(req->app, db, req->principal, refs[i].role, refs[i].unit_id)) {
       http_reply_error_detail(req, ERR_FORBIDDEN, json_pack("{s:s}", "field", "roles"),
-                              "You cannot grant the role %s there (unknown role, or more rights than yours)",
+                              "You cannot grant the role %s there (more rights than yours)",
                               refs[i].role);
       return false;
     }
@@ -542,7 +590,8 @@ void identity_h_user_patch(http_req_t *req)
     }
   }
 
-  audit_entry_t e = audit_entry_from_req(req, "user.update", "account", http_param(req, "id"));
+  audit_entry_t e = audit_entry_from_req(req, "user.update", "account",
+                                         arena_printf(req->arena, "%" PRId64, id));
   e.unit_id = unit_id;
   json_t *detail = json_pack("{s:O}", "changed", changed);
   if (status) json_object_set_new(detail, "status", json_string(stat));

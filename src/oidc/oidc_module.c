@@ -1,0 +1,143 @@
+#include "base/common.h"
+#include "oidc/oidc_internal.h"
+#include "base/log.h"
+#include "identity/identity.h"
+#include "module.h"
+
+/*
+ * The oidc module: schema, routes, and at start the identity session gate for the
+ * second factor.
+ */
+
+static const char OIDC_SQL_1[] =
+    "CREATE TABLE oidc_totp ("
+    "  account_id BIGINT PRIMARY KEY REFERENCES accounts (id),"
+    "  secret {{BLOB}} NOT NULL,"
+    "  confirmed_at BIGINT,"          /* NULL while the enrolment is pending */
+    "  last_step BIGINT NOT NULL,"    /* the last accepted time step (no replay) */
+    "  created_at BIGINT NOT NULL);"
+    "CREATE TABLE oidc_recovery_codes ("
+    "  id {{ID}},"
+    "  account_id BIGINT NOT NULL REFERENCES accounts (id),"
+    "  code_hash TEXT NOT NULL,"
+    "  created_at BIGINT NOT NULL,"
+    "  used_at BIGINT);"
+    "CREATE INDEX oidc_recovery_codes_account ON oidc_recovery_codes (account_id, code_hash);"
+    "CREATE TABLE oidc_mfa_throttle ("
+    "  key TEXT PRIMARY KEY,"         /* 'a:<account id>' or 'ip:<address>' */
+    "  failures BIGINT NOT NULL,"
+    "  window_start BIGINT NOT NULL,"
+    "  last_failed_at BIGINT NOT NULL,"
+    "  blocked_until BIGINT NOT NULL);"
+    "CREATE TABLE oidc_mfa_policy ("
+    "  name TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL);"
+    "INSERT INTO oidc_mfa_policy (name, value) VALUES ('require_for_officials', '0');"
+    "CREATE TABLE oidc_mfa_account ("
+    "  account_id BIGINT PRIMARY KEY REFERENCES accounts (id),"
+    "  required INTEGER NOT NULL);"
+    "CREATE TABLE oidc_mfa_sessions ("
+    "  session_id BIGINT PRIMARY KEY,"   /* tokens.id of a session that passed */
+    "  verified_at BIGINT NOT NULL);"
+    "INSERT INTO roles (name, description) VALUES"
+    "  ('security_admin', 'Sets the two-factor policy') ON CONFLICT DO NOTHING;"
+    "INSERT INTO role_permissions (role, permission) VALUES"
+    "  ('security_admin', 'mfa.policy') ON CONFLICT DO NOTHING;";
+
+static const char OIDC_SQL_2[] =
+    "CREATE TABLE oidc_keys ("
+    "  kid TEXT PRIMARY KEY,"
+    "  alg TEXT NOT NULL CHECK (alg IN ('RS256', 'ES256')),"
+    "  private_pem TEXT NOT NULL,"
+    "  created_at BIGINT NOT NULL,"
+    "  retired_at BIGINT,"              /* no longer signs */
+    "  publish_until BIGINT);"          /* still in the JWKS until then */
+    "CREATE TABLE oidc_clients ("
+    "  client_id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  type TEXT NOT NULL CHECK (type IN ('public', 'confidential')),"
+    "  secret_hash TEXT,"
+    "  redirect_uris TEXT NOT NULL,"    /* JSON array, exact match */
+    "  post_logout_redirect_uris TEXT NOT NULL,"
+    "  scope TEXT NOT NULL,"
+    "  backchannel_logout_uri TEXT,"
+    "  first_party INTEGER NOT NULL DEFAULT 0,"
+    "  id_token_alg TEXT NOT NULL DEFAULT 'RS256',"
+    "  created_at BIGINT NOT NULL,"
+    "  disabled_at BIGINT);"
+    "CREATE TABLE oidc_requests ("
+    "  id TEXT PRIMARY KEY,"
+    "  client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL, scope TEXT NOT NULL,"
+    "  state TEXT, nonce TEXT, code_challenge TEXT,"
+    "  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);"
+    "CREATE TABLE oidc_codes ("
+    "  code_hash TEXT PRIMARY KEY,"
+    "  client_id TEXT NOT NULL, account_id BIGINT NOT NULL, session_id BIGINT NOT NULL,"
+    "  redirect_uri TEXT NOT NULL, scope TEXT NOT NULL, nonce TEXT, code_challenge TEXT,"
+    "  auth_time BIGINT, expires_at BIGINT NOT NULL, used_at BIGINT);"
+    "CREATE TABLE oidc_refresh ("
+    "  id {{ID}},"
+    "  token_hash TEXT NOT NULL UNIQUE,"
+    "  family TEXT NOT NULL,"
+    "  client_id TEXT NOT NULL, account_id BIGINT NOT NULL, session_id BIGINT NOT NULL,"
+    "  scope TEXT NOT NULL, auth_time BIGINT,"
+    "  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT, revoked_at BIGINT);"
+    "CREATE INDEX oidc_refresh_family ON oidc_refresh (family);"
+    "CREATE INDEX oidc_refresh_session ON oidc_refresh (session_id);"
+    "CREATE TABLE oidc_access ("
+    "  token_id BIGINT PRIMARY KEY,"    /* tokens.id of the access token */
+    "  client_id TEXT NOT NULL, session_id BIGINT NOT NULL, family TEXT NOT NULL,"
+    "  scope TEXT NOT NULL, first_party INTEGER NOT NULL, expires_at BIGINT NOT NULL);"
+    "CREATE INDEX oidc_access_family ON oidc_access (family);"
+    "CREATE INDEX oidc_access_session ON oidc_access (session_id);"
+    "CREATE TABLE oidc_logout_outbox ("
+    "  id {{ID}},"
+    "  client_id TEXT NOT NULL, uri TEXT NOT NULL, logout_token TEXT NOT NULL,"
+    "  created_at BIGINT NOT NULL, next_at BIGINT NOT NULL, attempts INTEGER NOT NULL,"
+    "  sent_at BIGINT, last_error TEXT);"
+    "INSERT INTO roles (name, description) VALUES"
+    "  ('oidc_admin', 'Registers OIDC clients and rotates signing keys') ON CONFLICT DO NOTHING;"
+    "INSERT INTO role_permissions (role, permission) VALUES"
+    "  ('oidc_admin', 'oidc.clients'), ('oidc_admin', 'oidc.keys') ON CONFLICT DO NOTHING;";
+
+static const db_migration_t OIDC_MIGRATIONS[] = {
+  {"oidc", 1, OIDC_SQL_1},
+  {"oidc", 2, OIDC_SQL_2},
+};
+
+const db_migration_t *oidc_migrations(db_kind_t kind, size_t *n)
+{
+  (void)kind;
+  *n = ARRAY_LEN(OIDC_MIGRATIONS);
+  return OIDC_MIGRATIONS;
+}
+
+static int oidc_start(app_t *app)
+{
+  db_t *db = db_pool_acquire(app->db);
+  int rc = db ? oidc_keys_ensure(db) : -1;
+  if (rc < 0) log_error(NULL, "msg=\"oidc signing keys could not be made\" err=\"%s\"", db ? db_errmsg(db) : "pool");
+  db_pool_release(app->db, db);
+  if (rc < 0) return -1;
+  identity_set_session_gate(oidc_mfa_gate);
+  oidc_backchannel_start(app);
+  return 0;
+}
+
+static void oidc_stop(app_t *app)
+{
+  (void)app;
+  oidc_backchannel_stop();
+  identity_set_session_gate(NULL);
+  oidc_keys_cache_clear();
+}
+
+static const module_t OIDC_MODULE = {
+  .name = "oidc",
+  .order = 110,
+  .migrations = oidc_migrations,
+  .routes = oidc_routes,
+  .start = oidc_start,
+  .stop = oidc_stop,
+};
+MODULE_REGISTER(OIDC_MODULE)
