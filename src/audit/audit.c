@@ -303,8 +303,17 @@ int audit_verify_ex(db_t *db, FILE *out, audit_verify_result_t *res)
   memset(res, 0, sizeof *res);
   st = db_prepare(db, "SELECT seq, last_hash FROM audit_head WHERE id = 1");
   if (!st) goto db_fail;
-  if (db_step(st) != DB_ROW) {
-    log_error(NULL, "msg=\"audit_head row missing\"");
+  int hs = db_step(st);
+  if (hs < 0) goto db_fail;
+  if (hs != DB_ROW) {
+    /* The head was deleted (its trigger dropped first): that is tampering, not a read
+     * error. Nothing after the last row can be vouched for any more. */
+    db_stmt_done(st);
+    st = db_prepare(db, "SELECT MAX(seq) FROM audit_log");
+    if (!st || db_step(st) != DB_ROW) goto db_fail;
+    audit_broken(res, db_col_int64(st, 0) + 1,
+                 "the head row (audit_head) is missing: a deleted tail cannot be ruled out");
+    rc = 1;
     goto done;
   }
   res->head_seq = db_col_int64(st, 0);

@@ -103,7 +103,7 @@ typedef struct audit_verify_result {
  * left for the next run), recomputing every hash. Reports the first broken link:
  * an edited row (hash mismatch), a deleted row (a gap in seq, reported as the missing
  * seq, or a prev_hash that does not match), a deleted tail (the head is ahead of the
- * last row). Prints progress every 100,000 entries to `out` (may be NULL), nothing
+ * last row), a deleted head row (reported at the seq after the last row). Prints progress every 100,000 entries to `out` (may be NULL), nothing
  * else. Reads in pages, so it runs outside a transaction on a log of any size.
  * Returns 0 intact, 1 broken (res->first_bad_seq, res->reason), -1 on a database
  * error. */

@@ -107,6 +107,7 @@ void http_handle_openapi(http_req_t *req) {
       json_object_set_new(op, "x-permission", json_string(r->permission));
     }
     if (r->body_limit) json_object_set_new(op, "x-body-limit", json_integer((json_int_t)r->body_limit));
+    if (r->accept) json_object_set_new(op, "x-accept", json_string(r->accept));
     json_object_set_new(op, "responses", json_pack("{s:{s:s}}", "default", "description", "JSON; errors as {\"error\":{\"code\",\"message\"}}"));
     json_object_set_new(item, method, op);
   }
