@@ -137,6 +137,12 @@ int main(int argc, char **argv) {
     return argc < 2 ? 2 : 0;
   }
   const char *cmd = argv[1];
+  /* `cityos import population FILE` is the population module's `population import FILE`. */
+  if (strcmp(cmd, "import") == 0 && argc > 2 && strcmp(argv[2], "population") == 0 && modules_find_command("population")) {
+    argv[1] = (char *)"population";
+    argv[2] = (char *)"import";
+    cmd = argv[1];
+  }
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("cityos %s\n", CITYOS_VERSION);
     return 0;
