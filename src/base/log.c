@@ -34,8 +34,11 @@ void clock_format_iso(int64_t t_ms, char *out, size_t outlen) {
   time_t secs = (time_t)(t_ms / 1000) + 7 * 3600;
   struct tm tm;
   gmtime_r(&secs, &tm);
-  snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+07:00", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(t_ms % 1000));
+  int n = snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+07:00", tm.tm_year + 1900, tm.tm_mon + 1,
+                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(t_ms % 1000));
+  if (n < 0 || (size_t)n >= outlen) {
+    if (outlen) out[0] = '\0';   /* callers pass >= 32 bytes; never a cut-off time */
+  }
 }
 
 void log_raw(const char *line, size_t len) {

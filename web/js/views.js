@@ -3,8 +3,10 @@
 // A view is { id, titleKey, mount(rootElement, ctx) -> { unmount(), focus?() }, allowed?(principal) }.
 import { unitsView } from './units.js';
 import { reportsView } from './reports.js';
+import { opsView } from './ops.js';
 
 export const VIEWS = [
   unitsView,
   reportsView,
+  opsView,
 ];

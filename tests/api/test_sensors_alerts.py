@@ -1,0 +1,202 @@
+"""Sensors: threshold rules with a duration, rate and offline rules, alerts raised /
+acknowledged / cleared with history, an alert from an MQTT reading, VN_AQI per station."""
+import secrets
+import tempfile
+import time
+
+import pytest
+
+from conftest import assert_error, unique
+from sensors_helpers import Broker, EnvServer, make_device, mqtt_env, obs, wait_for
+
+PORT = 18832
+MIN = 60_000
+
+
+@pytest.fixture(scope="module")
+def broker():
+    b = Broker(PORT)
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="module")
+def srv(broker):
+    with tempfile.TemporaryDirectory(prefix="cityos-alerts-") as tmp:
+        s = EnvServer(tmp, mqtt_env(broker, "cityos-alerts-" + secrets.token_hex(3), CITYOS_SENSORS_SWEEP_S="1",
+                                    CITYOS_SENSORS_PRUNE_S="1"))
+        s.wait_subscribed()
+        yield s
+        rc = s.stop()
+        s.drop()
+        assert rc == 0, open(s.log_path).read()[-3000:]
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def upload(srv, dev, key, readings):
+    r = srv.client().post(f"/api/v1/devices/{dev}/readings", json={"readings": readings},
+                          headers={"X-Device-Key": key})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def alerts(admin, dev, state="all"):
+    r = admin.get(f"/api/v1/alerts?device={dev}&state={state}")
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def rule(admin, **kw):
+    r = admin.post("/api/v1/sensors/rules", json=kw)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_threshold_with_duration_raise_ack_clear(srv):
+    admin = srv.admin
+    dev = unique("aq-")
+    key = make_device(admin, dev)["key"]
+    rid = rule(admin, name="PM2.5 cao kéo dài", kind="threshold", device_id=dev, attr="pm25", op=">",
+               threshold=100, duration_s=600, severity="critical")
+    t0 = now_ms() - 30 * MIN
+    upload(srv, dev, key, [{"ts": t0, "values": {"pm25": 120}}, {"ts": t0 + 5 * MIN, "values": {"pm25": 130}}])
+    assert alerts(admin, dev) == []                       # 5 minutes above: not yet
+    upload(srv, dev, key, [{"ts": t0 + 10 * MIN, "values": {"pm25": 140}}])
+    [a] = alerts(admin, dev)
+    assert a["state"] == "raised" and a["rule"] == rid and a["severity"] == "critical" and a["value"] == 140
+    # Still above: the same episode does not raise a second alert.
+    upload(srv, dev, key, [{"ts": t0 + 11 * MIN, "values": {"pm25": 150}}])
+    assert len(alerts(admin, dev)) == 1
+    # Acknowledge: by an operator; not by someone without alerts.ack.
+    user = unique("op")
+    assert admin.post("/api/v1/users", json={"kind": "official", "username": user, "full_name": "Trực ban",
+                                             "password": "Truc-ban-2026!", "roles": [{"role": "operator"}]}).status_code == 201
+    op = srv.login(user, "Truc-ban-2026!")
+    viewer = unique("vw")
+    assert admin.post("/api/v1/users", json={"kind": "official", "username": viewer, "full_name": "Cán bộ",
+                                             "password": "Can-bo-2026!!", "roles": [{"role": "officer"}]}).status_code == 201
+    assert_error(srv.login(viewer, "Can-bo-2026!!").post(f"/api/v1/alerts/{a['id']}/ack"), 403)
+    r = op.post(f"/api/v1/alerts/{a['id']}/ack")
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "acknowledged" and r.json()["acked_by"]
+    assert_error(op.post(f"/api/v1/alerts/{a['id']}/ack"), 409, "conflict")
+    # A late reading (older than the last one) is stored but does not clear.
+    upload(srv, dev, key, [{"ts": t0 + 3 * MIN, "values": {"pm25": 10}}])
+    assert alerts(admin, dev)[0]["state"] == "acknowledged"
+    # Back below: cleared, with the whole history.
+    upload(srv, dev, key, [{"ts": t0 + 12 * MIN, "values": {"pm25": 40}}])
+    [a2] = alerts(admin, dev)
+    assert a2["state"] == "cleared" and a2["cleared_at"]
+    hist = admin.get(f"/api/v1/alerts/{a['id']}").json()["history"]
+    assert [h["event"] for h in hist] == ["raised", "acknowledged", "cleared"]
+    assert hist[1]["actor"] == r.json()["acked_by"]
+    assert alerts(admin, dev, "open") == []
+    # A new episode is a new alert.
+    upload(srv, dev, key, [{"ts": t0 + 13 * MIN, "values": {"pm25": 200}}, {"ts": t0 + 24 * MIN, "values": {"pm25": 210}}])
+    assert [x["state"] for x in alerts(admin, dev)] == ["raised", "cleared"]
+    outbox = srv.sql(f"SELECT COUNT(*) FROM sensor_outbox o JOIN sensor_alerts a ON a.id = o.alert_id WHERE a.device_id = '{dev}'")
+    assert outbox[0][0] == "4"
+
+
+def test_rule_validation(srv):
+    admin = srv.admin
+    bad = [({"name": "x", "kind": "nope"}, "kind"),
+           ({"name": "x", "kind": "threshold", "attr": "speed", "threshold": 1}, "attr"),
+           ({"name": "x", "kind": "threshold", "attr": "pm25"}, "threshold"),
+           ({"name": "x", "kind": "threshold", "attr": "pm25", "threshold": 1, "op": "="}, "op"),
+           ({"name": "x", "kind": "offline", "duration_s": 2}, "duration_s"),
+           ({"name": "", "kind": "offline", "duration_s": 60}, "name")]
+    for body, field in bad:
+        e = assert_error(admin.post("/api/v1/sensors/rules", json=body), 422)
+        assert e["field"] == field, (body, e)
+    assert_error(srv.client().get("/api/v1/alerts"), 401)
+    assert_error(admin.get("/api/v1/alerts?state=nope"), 422)
+    assert_error(admin.get("/api/v1/alerts/999999"), 404)
+
+
+def test_rate_rule(srv):
+    admin = srv.admin
+    dev = unique("fl-")
+    key = make_device(admin, dev, "FloodMonitoring", 105.80, 21.00)["key"]
+    rule(admin, name="Nước lên nhanh", kind="rate", device_id=dev, attr="currentLevel", op=">", threshold=0.05)
+    t0 = now_ms() - 30 * MIN
+    upload(srv, dev, key, [{"ts": t0, "values": {"currentLevel": 1.0}}, {"ts": t0 + 10 * MIN, "values": {"currentLevel": 1.2}}])
+    assert alerts(admin, dev) == []                       # 0.02 m/min
+    upload(srv, dev, key, [{"ts": t0 + 12 * MIN, "values": {"currentLevel": 1.5}}])   # 0.15 m/min
+    [a] = alerts(admin, dev)
+    assert a["state"] == "raised" and abs(a["value"] - 0.15) < 1e-9
+
+
+def test_offline_rule(srv):
+    admin = srv.admin
+    dev = unique("wc-")
+    key = make_device(admin, dev, "WasteContainer", 105.83, 21.02)["key"]
+    rule(admin, name="Mất kết nối", kind="offline", device_id=dev, duration_s=30, severity="warning")
+    upload(srv, dev, key, [{"values": {"fillingLevel": 0.3}}])
+    time.sleep(1.5)
+    assert alerts(admin, dev) == []                       # reported just now
+    srv.sql(f"UPDATE sensor_devices SET last_seen_at = {now_ms() - 120_000} WHERE id = '{dev}'")
+    a = wait_for(lambda: alerts(admin, dev), timeout=10)[0]
+    assert a["state"] == "raised" and "silent" in a["message"]
+    assert admin.get(f"/api/v1/devices/{dev}").json()["state"] in ("online", "offline")
+    upload(srv, dev, key, [{"values": {"fillingLevel": 0.35}}])
+    assert alerts(admin, dev)[0]["state"] == "cleared"
+
+
+def test_alert_from_mqtt_reading(srv, broker):
+    admin = srv.admin
+    dev = unique("wc-")
+    make_device(admin, dev, "WasteContainer", 105.83, 21.02)
+    rule(admin, name="Thùng rác đầy", kind="threshold", device_type="WasteContainer", attr="fillingLevel",
+         op=">", threshold=0.9)
+    t = now_ms()
+    broker.publish(f"cityos/v1/devices/{dev}/readings", obs(t - 1000, fillingLevel=0.95))
+    a = wait_for(lambda: alerts(admin, dev), timeout=10)[0]
+    assert a["state"] == "raised" and a["device_type"] == "WasteContainer"
+    assert a["raised_at"] - t < 1000, a
+
+
+def test_vn_aqi_station(srv):
+    admin = srv.admin
+    dev = unique("aq-")
+    key = make_device(admin, dev)["key"]
+    # Yesterday in Vietnam time: every hour PM2.5 55.7 µg/m³ (two readings an hour).
+    HOUR = 3_600_000
+    vn_day_start = ((now_ms() + 7 * HOUR) // (24 * HOUR) - 1) * 24 * HOUR - 7 * HOUR
+    readings = []
+    for h in range(24):
+        for m in (10, 40):
+            readings.append({"ts": vn_day_start + h * HOUR + m * MIN, "values": {"pm25": 55.7, "no2": 150}})
+    upload(srv, dev, key, readings)
+    body = admin.get(f"/api/v1/devices/{dev}/aqi", params={"at": vn_day_start + 20 * HOUR}).json()
+    assert body["daily"]["aqi"] == 110 and body["daily"]["band"] == "Kém", body
+    assert body["daily"]["sub_indices"]["pm25"] == 110 and body["daily"]["sub_indices"]["no2"] == 75
+    assert body["daily"]["dominant"] == "pm25"
+    assert body["hourly"]["aqi"] == 110 and body["hourly"]["sub_indices"]["pm25"] == 110
+    assert body["scale"].startswith("VN_AQI")
+    # A station without PM data has no index.
+    dev2 = unique("aq-")
+    key2 = make_device(admin, dev2)["key"]
+    upload(srv, dev2, key2, [{"ts": vn_day_start + HOUR, "values": {"no2": 150}}])
+    body = admin.get(f"/api/v1/devices/{dev2}/aqi", params={"at": vn_day_start + 2 * HOUR}).json()
+    assert body["daily"]["aqi"] is None and body["daily"]["sub_indices"]["no2"] == 75
+    assert_error(admin.get(f"/api/v1/devices/{dev2}/aqi?at=x"), 422)
+
+
+def test_retention_prunes_old_rows(srv):
+    admin = srv.admin
+    dev = unique("aq-")
+    key = make_device(admin, dev)["key"]
+    upload(srv, dev, key, [{"values": {"pm25": 12}}])
+    old = now_ms() - 40 * 86400_000                       # older than the 30 days of raw data kept
+    older = now_ms() - 100 * 86400_000                    # older than the 90 days of 1-minute rollups
+    srv.sql(f"INSERT INTO sensor_readings(device_id, attr, ts, value, received_at) VALUES ('{dev}', 'pm25', {old}, 1, {old})")
+    for res, t in ((60000, old), (60000, older), (3600000, older)):
+        srv.sql(f"INSERT INTO sensor_rollups(res, device_id, attr, bucket, n, vmin, vmax, vsum) VALUES ({res}, '{dev}', 'pm25', {t - t % res}, 1, 1, 1, 1)")
+    count = lambda t, extra="": int(srv.sql(f"SELECT COUNT(*) FROM {t} WHERE device_id = '{dev}' {extra}")[0][0])
+    wait_for(lambda: count("sensor_readings") == 1, timeout=10)
+    wait_for(lambda: count("sensor_rollups", "AND res = 60000") == 2, timeout=10)
+    assert count("sensor_rollups", "AND res = 3600000") == 2   # hourly rollups are kept

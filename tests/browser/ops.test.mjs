@@ -1,0 +1,109 @@
+// The operations center in a real headless Chromium: an air station near Hoàn Kiếm Lake
+// reports PM2.5 (HTTP batch upload with its device key), its marker takes the VN_AQI band
+// colour, a reading over a rule's threshold shows up in the alert list within 2 seconds,
+// the operator acknowledges it, opens the station's chart (uPlot) and dims a street light.
+// Environment as in shell.test.mjs (tests/browser/run).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.CITYOS_URL;
+const USER = process.env.CITYOS_ADMIN_USER;
+const PASSWORD = process.env.CITYOS_ADMIN_PASSWORD;
+const SHOTS = process.env.CITYOS_SCREENSHOT_DIR || '/tmp';
+const SKIP = BASE && USER && PASSWORD ? false : 'needs CITYOS_URL, CITYOS_ADMIN_USER and CITYOS_ADMIN_PASSWORD';
+
+let browser;
+
+before(async () => {
+  if (SKIP) return;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+});
+
+async function call(method, p, token, body, headers = {}) {
+  const res = await fetch(new URL(p, BASE), {
+    method,
+    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}), ...headers },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json().catch(() => null);
+  return { status: res.status, json };
+}
+
+test('operations center: colours, live alert, acknowledge, chart', { skip: SKIP, timeout: 120000 }, async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  const admin = (await call('POST', '/api/v1/auth/login', null, { username: USER, password: PASSWORD })).json.token;
+  const dev = `aq-ops-${Date.now()}`;
+  let r = await call('POST', '/api/v1/devices', admin, { id: dev, type: 'AirQualityObserved', name: 'Trạm Hồ Gươm', lon: 105.8522, lat: 21.0287 });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  const key = r.json.key;
+  r = await call('POST', '/api/v1/sensors/rules', admin, { name: 'PM2.5 rất cao', kind: 'threshold', device_id: dev, attr: 'pm25', op: '>', threshold: 150, severity: 'critical' });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  const now = Date.now();
+  const readings = [];
+  for (let i = 60; i >= 2; i -= 2) readings.push({ ts: now - i * 60000, values: { pm25: 40 + (i % 20) } });
+  readings.push({ ts: now - 60000, values: { pm25: 55.7 } });
+  r = await call('POST', `/api/v1/devices/${dev}/readings`, null, { readings }, { 'X-Device-Key': key });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'vi-VN' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20000);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(new URL('/#/ops', BASE).href);
+  await page.fill('#login-username', USER);
+  await page.fill('#login-password', PASSWORD);
+  await page.click('#login-submit');
+  await page.locator('#ops-map').waitFor({ state: 'visible' });
+  // PM2.5 55.7 µg/m³ -> VN_AQI 110 -> "Kém", orange.
+  await page.waitForFunction((id) => {
+    const el = document.querySelector(`[data-device="${id}"]`);
+    return el && el.getAttribute('data-colour') === '#ff7e00';
+  }, dev);
+  await page.waitForFunction(() => document.querySelectorAll('.leaflet-overlay-pane path').length > 100); // ward boundaries
+
+  // A reading over the threshold: the alert appears on the page by itself.
+  const t0 = Date.now();
+  r = await call('POST', `/api/v1/devices/${dev}/readings`, null, { ts: Date.now(), values: { pm25: 180 } }, { 'X-Device-Key': key });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  const item = page.locator('#ops-alerts li[data-state="raised"]', { hasText: dev });
+  await item.waitFor();
+  const latency = Date.now() - t0;
+  console.log(`# alert on the page ${latency} ms after the reading`);
+  assert.ok(latency < 2000, `alert took ${latency} ms`);
+  assert.match(await item.textContent(), /Nghiêm trọng PM2\.5 rất cao/);
+  await page.screenshot({ path: path.join(SHOTS, 'ops-alert.png'), fullPage: true });
+
+  await item.locator('.ops-ack').click();
+  await page.locator('#ops-alerts li[data-state="acknowledged"]', { hasText: dev }).waitFor();
+  const open = (await call('GET', `/api/v1/alerts?device=${dev}`, admin)).json.items;
+  assert.equal(open[0].state, 'acknowledged');
+
+  // The station's history as a chart.
+  await page.locator(`[data-device="${dev}"]`).click({ force: true });
+  await page.locator('#ops-chart canvas').waitFor();
+  assert.match(await page.textContent('#ops-device'), /Phường Hoàn Kiếm/);
+
+  // Street-light control: the command is queued for the light.
+  const light = `sl-ops-${Date.now()}`;
+  r = await call('POST', '/api/v1/devices', admin, { id: light, type: 'Streetlight', name: 'Đèn Đinh Tiên Hoàng', lon: 105.853, lat: 21.03 });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  await page.locator(`#ops-lights li[data-light="${light}"] .ops-cmd-dim`).click({ timeout: 20000 });
+  await page.waitForFunction((id) => /Đã gửi lệnh #\d+/.test(document.querySelector(`#ops-lights li[data-light="${id}"]`).textContent), light);
+  const cmds = (await call('GET', `/api/v1/sensors/commands?device=${light}`, admin)).json.items;
+  assert.equal(cmds[0].action, 'dim');
+  assert.equal(cmds[0].level, 0.5);
+  await page.screenshot({ path: path.join(SHOTS, 'ops-chart.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
