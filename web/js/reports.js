@@ -97,7 +97,11 @@ function makeMap(el, onClick) {
   const map = L.map(el, { zoomControl: true, attributionControl: false, zoomAnimation: false, fadeAnimation: false,
     markerZoomAnimation: false }).setView(HOAN_KIEM, 15);
   let alive = true;
-  map.on('unload', () => { alive = false; });
+  // The map may be created before its box has its final size (tab just shown, slow
+  // layout): keep Leaflet's idea of the size, and so of the centre, up to date.
+  const ro = window.ResizeObserver ? new ResizeObserver(() => { if (alive) map.invalidateSize(); }) : null;
+  if (ro) ro.observe(el);
+  map.on('unload', () => { alive = false; if (ro) ro.disconnect(); });
   api('/api/v1/units/boundaries?era=2025').then((g) => {
     if (alive) L.geoJSON(g, { interactive: false, style: { color: '#1e5a8a', weight: 1, fillOpacity: 0.08 } }).addTo(map);
   }).catch(() => {});
