@@ -1,6 +1,7 @@
 #include "base/common.h"
 #include "http/http_internal.h"
 #include "http/auth.h"
+#include "http/sse.h"
 #include "base/log.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -405,7 +406,7 @@ int http_server_start(http_server_t *s, char *errbuf, size_t errlen) {
   struct sockaddr_storage ss;
   socklen_t sl;
   if (parse_listen(s->cfg.listen, &ss, &sl, errbuf, errlen) < 0) return -1;
-  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
   if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   s->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, s,
@@ -432,6 +433,7 @@ void http_server_stop(http_server_t *s, unsigned grace_ms) {
   if (!s->daemon) return;
   MHD_socket fd = MHD_quiesce_daemon(s->daemon);
   if (fd != MHD_INVALID_SOCKET) close(fd);
+  http_sse_close_all();   /* event streams never finish on their own */
   uint64_t deadline = clock_mono_ns() + (uint64_t)grace_ms * 1000000u;
   while (atomic_load(&s->inflight) > 0 && clock_mono_ns() < deadline) {
     struct timespec ts = {0, 10 * 1000000};

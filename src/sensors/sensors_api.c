@@ -398,6 +398,8 @@ static const http_route_t ROUTES[] = {
   {"GET", "/api/v1/sensors/rules", sensors_h_rules_list, "sensors.read", 0, "Alert rules"},
   {"POST", "/api/v1/sensors/rules", sensors_h_rule_create, "sensors.write", 4096,
    "Create a threshold, rate or offline rule (name, kind, device_type?, device_id?, attr, op, threshold, duration_s)"},
+  {"GET", "/api/v1/sensors/stream", sensors_h_stream, "sensors.read", 0,
+   "Live alert events as Server-Sent Events (text/event-stream)"},
   {"GET", "/api/v1/alerts", sensors_h_alerts_list, "sensors.read", 0,
    "Alerts in your units (?state=open|raised|acknowledged|cleared|all&device=)"},
   {"GET", "/api/v1/alerts/{id}", sensors_h_alert_get, "sensors.read", 0, "One alert with its history"},

@@ -45,4 +45,9 @@ void sensors_h_ngsi_entities(http_req_t *req);
 void sensors_h_ngsi_entity(http_req_t *req);
 void sensors_h_ngsi_temporal(http_req_t *req);
 
+/* sensors_live.c: the SSE feed of alert events */
+int sensors_live_start(app_t *app);
+void sensors_live_stop(void);
+void sensors_h_stream(http_req_t *req);
+
 #endif

@@ -4,6 +4,7 @@
 #include "base/text.h"
 #include "module.h"
 #include "sensors/sensors_rules.h"
+#include "sensors/sensors_internal.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -211,7 +212,8 @@ static int sensors_start(app_t *app)
   g_sweep_stop = 0;
   if (pthread_create(&g_sweeper, NULL, sweep_main, app) != 0) return -1;
   g_sweep_running = true;
-  if (sensors_mqtt_start(app) < 0) {
+  if (sensors_live_start(app) < 0 || sensors_mqtt_start(app) < 0) {
+    sensors_live_stop();
     g_sweep_stop = 1;
     pthread_join(g_sweeper, NULL);
     g_sweep_running = false;
@@ -224,6 +226,7 @@ static void sensors_stop(app_t *app)
 {
   (void)app;
   sensors_mqtt_stop();
+  sensors_live_stop();
   if (g_sweep_running) {
     g_sweep_stop = 1;
     pthread_join(g_sweeper, NULL);

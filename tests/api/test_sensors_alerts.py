@@ -200,3 +200,47 @@ def test_retention_prunes_old_rows(srv):
     wait_for(lambda: count("sensor_readings") == 1, timeout=10)
     wait_for(lambda: count("sensor_rollups", "AND res = 60000") == 2, timeout=10)
     assert count("sensor_rollups", "AND res = 3600000") == 2   # hourly rollups are kept
+
+
+
+def test_alert_events_stream_as_sse(srv):
+    """GET /api/v1/sensors/stream pushes committed alert events as Server-Sent Events;
+    it needs sensors.read."""
+    import json as _json
+    import threading
+    import requests as _requests
+    admin = srv.admin
+    assert_error(srv.client().get("/api/v1/sensors/stream"), 401, "unauthenticated")
+    dev = unique("sse-")
+    key = make_device(admin, dev)["key"]
+    rule(admin, name="PM2.5 tức thời", kind="threshold", device_id=dev, attr="pm25", op=">", threshold=150,
+         duration_s=0, severity="critical")
+    got, ready = [], threading.Event()
+
+    def follow():
+        with _requests.get(srv.url + "/api/v1/sensors/stream", stream=True, timeout=20,
+                           headers={"Authorization": "Bearer " + admin.token}) as r:
+            got.append(("status", r.status_code, r.headers.get("Content-Type", "")))
+            event = None
+            for line in r.iter_lines(decode_unicode=True):
+                if line.startswith(": connected"):
+                    ready.set()
+                elif line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: ") and event == "alert":
+                    data = _json.loads(line[6:])
+                    if data["device_id"] == dev:
+                        got.append(("alert", data, time.time()))
+                        return
+
+    t = threading.Thread(target=follow, daemon=True)
+    t.start()
+    assert ready.wait(10), f"the stream did not open: {got}"
+    assert got[0][1] == 200 and got[0][2].startswith("text/event-stream")
+    t0 = time.time()
+    upload(srv, dev, key, [{"ts": now_ms(), "values": {"pm25": 300}}])
+    t.join(10)
+    assert len(got) == 2, f"no alert event arrived on the stream: {got}"
+    data, at = got[1][1], got[1][2]
+    assert data["event"] == "raised" and data["severity"] == "critical"
+    assert at - t0 < 1.0, f"the event took {at - t0:.3f} s"

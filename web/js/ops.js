@@ -243,11 +243,32 @@ function mountOps(root) {
 
   refreshDevices();
   refreshAlerts();
-  state.timers.push(setInterval(refreshAlerts, 1000));
+  // Live: the server pushes every alert event (Server-Sent Events) and the list is
+  // refreshed at once. A slow safety poll covers a broken stream; EventSource
+  // reconnects by itself (Last-Event-ID) and the poll speeds up meanwhile.
+  let fastPoll = null;
+  if (window.EventSource) {
+    const es = new EventSource('/api/v1/sensors/stream');
+    state.events = es;
+    es.addEventListener('alert', () => { state.alertsVersion = -1; refreshAlerts(); });
+    es.addEventListener('open', () => {
+      alertList.dataset.live = 'sse';
+      if (fastPoll) { clearInterval(fastPoll); fastPoll = null; }
+    });
+    es.addEventListener('error', () => {
+      alertList.dataset.live = 'poll';
+      if (!fastPoll && state.alive) fastPoll = setInterval(refreshAlerts, 1000);
+    });
+    state.timers.push(setInterval(refreshAlerts, 15000));
+  } else {
+    state.timers.push(setInterval(refreshAlerts, 1000));
+  }
   state.timers.push(setInterval(refreshDevices, 10000));
   return {
     unmount() {
       state.alive = false;
+      if (state.events) state.events.close();
+      if (fastPoll) clearInterval(fastPoll);
       for (const id of state.timers) clearInterval(id);
       resizer.disconnect();
       if (state.chart) state.chart.destroy();
