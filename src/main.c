@@ -143,6 +143,12 @@ int main(int argc, char **argv) {
     argv[2] = (char *)"import";
     cmd = argv[1];
   }
+  /* `cityos import procedures FILE` is the services module's `procedures import FILE`. */
+  if (strcmp(cmd, "import") == 0 && argc > 2 && strcmp(argv[2], "procedures") == 0 && modules_find_command("procedures")) {
+    argv[1] = (char *)"procedures";
+    argv[2] = (char *)"import";
+    cmd = argv[1];
+  }
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("cityos %s\n", CITYOS_VERSION);
     return 0;

@@ -10,6 +10,7 @@ static int cmd_import(app_t *app, int argc, char **argv) {
            "  cityos import boundaries FILE.geojson --era ERA (features with properties.code)\n"
            "  cityos import reference                        (the shipped Hanoi data: eras 2024 and 2025)\n"
            "  cityos import population FILE.csv              (the population register: cityos population --help)\n"
+           "  cityos import procedures FILE.json             (the procedure catalog: cityos procedures --help)\n"
            "Each import is all or nothing: a bad row names its line and nothing is written.\n"
            "A running server picks up new units when restarted.\n");
     return argc < 2 && !cli_wants_help(argc, argv) ? 2 : 0;

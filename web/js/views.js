@@ -4,9 +4,11 @@
 import { unitsView } from './units.js';
 import { reportsView } from './reports.js';
 import { opsView } from './ops.js';
+import { servicesView } from './services.js';
 
 export const VIEWS = [
   unitsView,
   reportsView,
   opsView,
+  servicesView,
 ];

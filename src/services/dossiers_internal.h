@@ -1,0 +1,80 @@
+/*
+ * dossiers_internal.h - dossiers of the services module: rows, shared helpers and the
+ * route handlers (submission, actions, reads). See docs/SERVICES.md for the API.
+ *
+ * Workflow roles map to permissions checked with identity_can() at the unit holding
+ * the dossier: officer -> dossiers.receive, specialist -> dossiers.process,
+ * leader -> dossiers.approve; "applicant" is the citizen who submitted the dossier.
+ */
+#ifndef CITYOS_DOSSIERS_INTERNAL_H
+#define CITYOS_DOSSIERS_INTERNAL_H
+
+#include "base/common.h"
+#include "services/services_internal.h"
+
+typedef struct {
+  int64_t id;
+  const char *code, *procedure_code, *state, *channel, *applicant_cccd, *applicant_name, *form, *outcome;
+  int64_t unit_id, holder_unit_id, applicant_account_id, submitted_at, due_at, paused_at, completed_at;
+  int64_t late_warned_at, new_due_at;
+  int status;
+} dossier_t;
+
+/* The column list dossier_load reads (for SELECTs elsewhere). */
+#define DOSSIER_COLUMNS                                                                                   \
+  "id, code, procedure_code, state, channel, applicant_cccd, applicant_name, form, outcome, unit_id, "    \
+  "holder_unit_id, applicant_account_id, submitted_at, due_at, paused_at, completed_at, status, "          \
+  "late_warned_at, new_due_at"
+
+/* Fills d from the current row of st (columns as DOSSIER_COLUMNS), strings copied into a. */
+void dossier_from_row(arena_t *a, db_stmt_t *st, dossier_t *d);
+/* 1 found, 0 not found, -1 database error. */
+int dossier_load(arena_t *a, db_t *db, const char *code, dossier_t *d);
+/* Public fields only (no applicant data): code, procedure, status, state, dates. */
+json_t *dossier_public_json(const app_t *app, const dossier_t *d);
+/* Everything, for the applicant and the officers of the unit. */
+json_t *dossier_full_json(const app_t *app, const dossier_t *d);
+/* The timeline; with_people adds actors and comments. NULL on a database error. */
+json_t *dossier_timeline(db_t *db, int64_t dossier_id, bool with_people);
+/* The procedure row with its workflow ("workflow_definition"); answers 422/500 itself
+ * and returns NULL on failure. field names the request field on 422. */
+json_t *dossier_procedure(http_req_t *req, db_t *db, const char *code, const char *field);
+/* The state object of a workflow, or NULL. */
+const json_t *dossier_wf_state(const json_t *wf, const char *state);
+/* Records one transition (who, when, from, to, comment). */
+int dossier_event(db_t *db, int64_t dossier_id, const principal_t *p, const char *action, const char *from_state,
+                  int from_status, const char *to_state, int to_status, int64_t unit_id, const char *comment,
+                  int64_t at);
+/* ISO time or null. */
+json_t *dossier_time(int64_t ms);
+
+/* Applies one workflow action inside the caller's transaction: conditional update (the
+ * state read), deadline pause/resume, completion classification, event, audit. The
+ * actor is req->principal (NULL: the system, e.g. the payment callback). Returns 0,
+ * 1 when the dossier changed meanwhile, -1 on a database error. */
+int dossier_transition(http_req_t *req, db_t *db, const calendar_t *cal, const dossier_t *d, const json_t *wf,
+                       const json_t *action, const char *comment);
+
+void services_dossier_submit(http_req_t *req);
+void services_dossier_action(http_req_t *req);
+void services_dossier_get(http_req_t *req);
+void services_dossier_lookup(http_req_t *req);
+void services_dossier_mine(http_req_t *req);
+void services_dossier_inbox(http_req_t *req);
+void services_payment_request(http_req_t *req);
+void services_payment_account_put(http_req_t *req);
+void services_payment_callback(http_req_t *req);
+void services_dossier_rate(http_req_t *req);
+void services_dossier_stats(http_req_t *req);
+void services_dossier_slip(http_req_t *req);
+void services_dossier_reschedule(http_req_t *req);
+void services_dossier_attachment(http_req_t *req);
+void services_my_documents(http_req_t *req);
+
+/* The late-dossier job (dossiers_jobs.c). services_flag_late returns the number flagged
+ * or -1. */
+long services_flag_late(app_t *app, int64_t now);
+int services_jobs_start(app_t *app);
+void services_jobs_stop(app_t *app);
+
+#endif

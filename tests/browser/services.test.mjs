@@ -1,0 +1,212 @@
+// Public services in a real headless Chromium. (1) A citizen on a phone finds "khai sinh"
+// without diacritics, submits a birth registration at Phường Ba Đình; the ward officer
+// receives, processes, approves and returns it from the unit inbox; the citizen sees the
+// result in "my dossiers" and the public lookup. (2) A land registration goes from the
+// ward to the city department and back, with a supplement requested and supplied, and
+// the citizen downloads the slip and rates the handling.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.CITYOS_URL;
+const USER = process.env.CITYOS_ADMIN_USER;
+const PASSWORD = process.env.CITYOS_ADMIN_PASSWORD;
+const SHOTS = process.env.CITYOS_SCREENSHOT_DIR || '/tmp';
+const SKIP = BASE && USER && PASSWORD ? false : 'needs CITYOS_URL, CITYOS_ADMIN_USER and CITYOS_ADMIN_PASSWORD';
+const CATALOG = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'data', 'procedures', 'hanoi.json');
+
+let browser;
+
+before(async () => {
+  if (SKIP) return;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+});
+
+async function call(method, p, token, body) {
+  const res = await fetch(new URL(p, BASE), {
+    method,
+    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json().catch(() => null);
+  return { status: res.status, json };
+}
+
+async function signedInPage(username, password, viewport) {
+  const context = await browser.newContext({ viewport, locale: 'vi-VN' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20000);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(new URL('/#/services', BASE).href);
+  await page.fill('#login-username', username);
+  await page.fill('#login-password', password);
+  await page.click('#login-submit');
+  await page.locator('#signout').waitFor({ state: 'visible' });
+  await page.locator('#svc-search').waitFor({ state: 'visible' });
+  return { context, page, errors };
+}
+
+test('birth registration: submitted online, handled at the ward, returned', { skip: SKIP, timeout: 180000 }, async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  const admin = (await call('POST', '/api/v1/auth/login', null, { username: USER, password: PASSWORD })).json.token;
+  let r = await call('POST', '/api/v1/procedures/import', admin, JSON.parse(readFileSync(CATALOG, 'utf8')));
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  const cccd = `001190${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
+  const citizenPw = 'Cong-dan-2026!x';
+  r = await call('POST', '/api/v1/users', admin, { kind: 'citizen', cccd, full_name: 'Trần Thị Bình', birth_date: '1990-05-01', sex: 'female', password: citizenPw });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  const officerName = `canbo${Date.now()}`;
+  const officerPw = 'Can-bo-2026!xyz';
+  r = await call('POST', '/api/v1/users', admin, { kind: 'official', username: officerName, full_name: 'Lê Văn Cán Bộ', password: officerPw, unit: '00004', roles: [{ role: 'officer', unit: '00004' }, { role: 'leader', unit: '00004' }] });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+
+  // 1. The citizen, on a phone, searches without diacritics and submits.
+  const cit = await signedInPage(cccd, citizenPw, { width: 390, height: 844 });
+  const { page } = cit;
+  await page.fill('#svc-search', 'dang ky khai sinh');
+  await page.locator('.svc-results button[data-code="1.001193"]').click();
+  await page.locator('#svc-form').waitFor();
+  await page.fill('#svc-unit', '00004');
+  await page.fill('#svc-f-child_name', 'Nguyễn Minh An');
+  await page.fill('#svc-f-child_birth_date', '2026-11-01');
+  await page.selectOption('#svc-f-child_sex', 'Nam');
+  await page.fill('#svc-f-birth_place', 'Bệnh viện Phụ sản Hà Nội');
+  await page.selectOption('#svc-f-relation', 'Mẹ');
+  await page.fill('#svc-f-applicant_name', 'Trần Thị Bình');
+  // a wrong CCCD is refused naming the field
+  await page.fill('#svc-f-applicant_cccd', '123');
+  await page.click('#svc-form button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector('.svc-msg').textContent.includes('form.applicant_cccd'));
+  await page.fill('#svc-f-applicant_cccd', cccd);
+  await page.click('#svc-form button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector('.svc-msg').textContent.startsWith('Đã nộp hồ sơ 00004-'));
+  const code = (await page.textContent('.svc-msg')).match(/00004-\d{6}-\d{4}/)[0];
+  await page.screenshot({ path: path.join(SHOTS, 'services-phone.png'), fullPage: true });
+
+  // 2. The ward officer works it from the unit inbox.
+  const off = await signedInPage(officerName, officerPw, { width: 1280, height: 900 });
+  await off.page.fill('#svc-inbox-unit', '00004');
+  await off.page.click('#svc-inbox');
+  await off.page.locator(`.svc-list button[data-code="${code}"]`).click();
+  for (const action of ['receive', 'assign', 'approve', 'return_result']) {
+    await off.page.locator(`.svc-actions button[data-action="${action}"]`).click();
+    await off.page.locator(`.svc-timeline li:has-text("${action}:")`).waitFor();
+  }
+  assert.match(await off.page.textContent('.svc-detail'), /Đã trả kết quả/);
+
+  // 3. The citizen sees the result and the public lookup agrees.
+  await page.click('#svc-mine');
+  await page.locator(`.svc-list button[data-code="${code}"]`).waitFor();
+  assert.match(await page.textContent(`.svc-list button[data-code="${code}"]`), /Đã trả kết quả/);
+  await page.fill('#svc-lookup-code', code);
+  await page.fill('#svc-lookup-4', cccd.slice(-4));
+  await page.click('.svc-lookup button');
+  await page.locator('.svc-detail .svc-timeline li').first().waitFor();
+  assert.equal((await page.textContent('.svc-detail')).includes('Trần Thị Bình'), false);
+  r = await call('GET', `/api/v1/lookup/dossiers/${code}?cccd4=${cccd.slice(-4)}`);
+  assert.equal(r.json.status, 10);
+  assert.deepEqual(cit.errors, []);
+  assert.deepEqual(off.errors, []);
+  await cit.context.close();
+  await off.context.close();
+});
+
+async function act(page, action, code) {
+  await page.locator(`.svc-actions button[data-action="${action}"]`).click();
+  await page.locator(`.svc-timeline li:has-text("${action}:")`).last().waitFor();
+  assert.equal(await page.textContent('.svc-detail h3'), code);
+}
+
+async function openFromInbox(page, unit, code) {
+  await page.fill('#svc-inbox-unit', unit);
+  await page.click('#svc-inbox');
+  await page.locator(`.svc-list button[data-code="${code}"]`).click();
+  await page.locator('.svc-detail h3').waitFor();
+}
+
+test('land registration: ward -> city department -> supplement -> back to the ward -> rated', { skip: SKIP, timeout: 240000 }, async () => {
+  const admin = (await call('POST', '/api/v1/auth/login', null, { username: USER, password: PASSWORD })).json.token;
+  let r = await call('POST', '/api/v1/procedures/import', admin, JSON.parse(readFileSync(CATALOG, 'utf8')));
+  assert.equal(r.status, 200);
+  const cccd = `001190${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
+  const pw = 'Mat-khau-2026!x';
+  r = await call('POST', '/api/v1/users', admin, { kind: 'citizen', cccd, full_name: 'Phạm Thị Hoa', birth_date: '1990-03-03', sex: 'female', password: pw });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  const ward = `phuong${Date.now()}`;
+  const city = `so${Date.now()}`;
+  r = await call('POST', '/api/v1/users', admin, { kind: 'official', username: ward, full_name: 'Cán bộ Phường', password: pw, unit: '00070', roles: [{ role: 'officer', unit: '00070' }, { role: 'leader', unit: '00070' }] });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  r = await call('POST', '/api/v1/users', admin, { kind: 'official', username: city, full_name: 'Chuyên viên Sở', password: pw, unit: '01', roles: [{ role: 'specialist', unit: '01' }, { role: 'leader', unit: '01' }] });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+
+  // 1. Submitted online at Phường Hoàn Kiếm.
+  const cit = await signedInPage(cccd, pw, { width: 390, height: 844 });
+  await cit.page.fill('#svc-search', 'dang ky dat dai');
+  await cit.page.locator('.svc-results button[data-code="HN-DD-01"]').click();
+  await cit.page.fill('#svc-unit', '00070');
+  await cit.page.fill('#svc-f-parcel_address', 'Số 1 phố Hàng Bài');
+  await cit.page.fill('#svc-f-land_parcel', 'Thửa 12, tờ 3');
+  await cit.page.fill('#svc-f-area_m2', '60');
+  await cit.page.fill('#svc-f-applicant_name', 'Phạm Thị Hoa');
+  await cit.page.fill('#svc-f-applicant_cccd', cccd);
+  await cit.page.click('#svc-form button[type="submit"]');
+  await cit.page.waitForFunction(() => document.querySelector('.svc-msg').textContent.startsWith('Đã nộp hồ sơ 00070-'));
+  const code = (await cit.page.textContent('.svc-msg')).match(/00070-\d{6}-\d{4}/)[0];
+
+  // 2. The ward receives, checks and forwards it to the city.
+  const w = await signedInPage(ward, pw, { width: 1280, height: 900 });
+  await openFromInbox(w.page, '00070', code);
+  for (const a of ['receive', 'assign', 'forward']) await act(w.page, a, code);
+
+  // 3. The city department asks for a supplement (all missing items in one request).
+  const c = await signedInPage(city, pw, { width: 1280, height: 900 });
+  await openFromInbox(c.page, '01', code);
+  await c.page.fill('#svc-comment', 'Thiếu sơ đồ thửa đất');
+  await act(c.page, 'request_supplement', code);
+
+  // 4. The citizen supplies it from "my dossiers"; the ward sends it up again.
+  await cit.page.click('#svc-mine');
+  await cit.page.locator(`.svc-list button[data-code="${code}"]`).click();
+  await cit.page.locator('.svc-timeline li:has-text("Thiếu sơ đồ thửa đất")').waitFor();
+  await act(cit.page, 'supply', code);
+  await openFromInbox(w.page, '00070', code);
+  await act(w.page, 'forward', code);
+
+  // 5. The city approves and sends the result down; the ward returns it.
+  await openFromInbox(c.page, '01', code);
+  await act(c.page, 'approve', code);
+  await act(c.page, 'issue_result', code);
+  await openFromInbox(w.page, '00070', code);
+  await act(w.page, 'return_result', code);
+
+  // 6. The citizen downloads the slip and rates the handling.
+  await cit.page.click('#svc-mine');
+  await cit.page.locator(`.svc-list button[data-code="${code}"]`).click();
+  await cit.page.locator('#svc-rate').waitFor();
+  const href = await cit.page.getAttribute('#svc-receipt', 'href');
+  const pdf = await cit.page.request.get(new URL(href, BASE).href);
+  assert.equal(pdf.status(), 200);
+  assert.equal((await pdf.body()).subarray(0, 5).toString(), '%PDF-');
+  await cit.page.selectOption('#svc-score', '5');
+  await cit.page.click('#svc-rate');
+  await cit.page.waitForFunction(() => document.querySelector('.svc-msg').textContent.includes('Cảm ơn'));
+  await cit.page.screenshot({ path: path.join(SHOTS, 'services-rated.png'), fullPage: true });
+  r = await call('GET', `/api/v1/lookup/dossiers/${code}?cccd4=${cccd.slice(-4)}`);
+  assert.equal(r.json.status, 10);
+  assert.deepEqual(r.json.timeline.map((e) => e.action),
+    ['submit', 'receive', 'assign', 'forward', 'request_supplement', 'supply', 'forward', 'approve', 'issue_result', 'return_result']);
+  for (const x of [cit, w, c]) {
+    assert.deepEqual(x.errors, []);
+    await x.context.close();
+  }
+});
