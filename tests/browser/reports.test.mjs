@@ -93,6 +93,7 @@ test('report -> route -> resolve -> notify -> reopen', { skip: SKIP, timeout: 18
   await page.selectOption('#rp-attr-severity', 'major');
   await page.fill('#rp-description', 'Ổ gà lớn cạnh hồ Hoàn Kiếm');
   await page.setInputFiles('#rp-photo', { name: 'o-ga.jpg', mimeType: 'image/jpeg', buffer: jpegWithGps() });
+  await page.locator('#rp-map').scrollIntoViewIfNeeded();   // below the fold on a phone
   const box = await page.locator('#rp-map').boundingBox();
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2); // the map opens on the lake
   await page.waitForFunction(() => document.getElementById('rp-where').textContent.startsWith('Vị trí: 21.02'));
