@@ -140,7 +140,7 @@ static int cmd_simulate(app_t *app, int argc, char **argv)
   if (cli_wants_help(argc, argv)) {
     printf("Usage: cityos simulate --devices N [--interval SECONDS] [--duration SECONDS] [--messages M]\n"
            "Registers N devices of each type (ids sim-TYPE-I) and publishes their readings over MQTT\n"
-           "at QoS 1 to the broker in CITYOS_MQTT (mqtt://HOST:PORT). Each device reports every\n"
+           "at QoS 1 to the broker given by --mqtt mqtt://HOST:PORT (or CITYOS_MQTT). Each device reports every\n"
            "--interval seconds (default 10), until --duration (default: until Ctrl-C).\n"
            "--messages M: publish M readings as fast as the broker accepts them, print the rate.\n");
     return 0;
