@@ -132,6 +132,7 @@ KNOWN_ROUTES = {
     "GET /ngsi-ld/v1/entities": R(),
     "GET /ngsi-ld/v1/entities/{id}": R({"id": "urn:ngsi-ld:Device:matrix-device"}),
     "GET /ngsi-ld/v1/temporal/entities/{id}": R({"id": "urn:ngsi-ld:Device:matrix-device"}),
+    "GET /api/v1/sensors/stream": R(),   # an endless event stream: only refusals are called
     "GET /api/v1/alerts": R(),
     "GET /api/v1/alerts/{id}": R({"id": "1"}),
     "POST /api/v1/alerts/{id}/ack": R({"id": "1"}),
