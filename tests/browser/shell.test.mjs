@@ -95,6 +95,10 @@ async function signIn(page, user, password) {
 
 /** A point in the map, in page pixels, where elementFromPoint is (or is not) a ward shape. */
 async function mapPoint(page, wantShape, notCode) {
+  // Wait until the map stands still (a fit or zoom animation moves the shapes), then
+  // two more frames, so the point found is still the point clicked.
+  await page.waitForFunction(() => !document.getElementById('map').dataset.moving);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   return page.evaluate(
     ({ wantShape, notCode }) => {
       const map = document.getElementById('map');

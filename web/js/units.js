@@ -146,6 +146,9 @@ export function mountUnits(root) {
   map.attributionControl.addAttribution(attribution.outerHTML);
   const resizer = new ResizeObserver(() => map.invalidateSize());
   resizer.observe(mapEl);
+  // data-moving while the map pans or zooms (tests and tools wait for it to settle).
+  map.on('movestart zoomstart', () => { mapEl.dataset.moving = 'true'; });
+  map.on('moveend zoomend', () => { delete mapEl.dataset.moving; });
 
   function status(key, params) {
     setText(mapStatus, key, params);
