@@ -204,7 +204,7 @@ static int store_msg(db_t *db, batch_ctx_t *bc, sensors_msg_t *m)
   for (size_t i = 0; i < count; i++) {
     const json_t *o = list ? json_array_get(list, i) : root;
     if (sensors_validate_obs(type, o, m->received_at, bc->set->raw_keep_ms, &obs[i], why, sizeof why)) {
-      if (list) snprintf(m->reason, sizeof m->reason, "reading %zu: %.90s", i, why);
+      if (list) snprintf(m->reason, sizeof m->reason, "reading %zu: %.80s", i, why);
       else snprintf(m->reason, sizeof m->reason, "%.110s", why);
       goto free_obs;
     }

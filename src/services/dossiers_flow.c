@@ -27,7 +27,8 @@ static const char *role_permission(const char *role) {
   return NULL;
 }
 
-static bool may_take(const app_t *app, const principal_t *p, const json_t *action, const dossier_t *d) {
+bool dossier_may_act(const app_t *app, const principal_t *p, const json_t *action, const dossier_t *d,
+                     int64_t unit_id) {
   size_t i;
   json_t *r;
   json_array_foreach(json_object_get(action, "roles"), i, r) {
@@ -38,7 +39,7 @@ static bool may_take(const app_t *app, const principal_t *p, const json_t *actio
       continue;
     }
     const char *perm = role_permission(role);
-    if (perm && p->kind != PRINCIPAL_CITIZEN && identity_can(app, p, perm, d->holder_unit_id)) return true;
+    if (perm && p->kind != PRINCIPAL_CITIZEN && identity_can(app, p, perm, unit_id)) return true;
   }
   return false;
 }
@@ -145,7 +146,7 @@ void services_dossier_action(http_req_t *req) {
                             "Action '%.40s' is not possible in state '%s'", action_id, d.state);
     goto done;
   }
-  if (!may_take(app, p, action, &d)) {
+  if (!dossier_may_act(app, p, action, &d, d.holder_unit_id)) {
     http_reply_error(req, ERR_FORBIDDEN, "You may not take this action on this dossier");
     goto done;
   }

@@ -48,6 +48,12 @@ int dossier_event(db_t *db, int64_t dossier_id, const principal_t *p, const char
 /* ISO time or null. */
 json_t *dossier_time(int64_t ms);
 
+/* Whether p may take a workflow action on d at unit_id: one of the action's roles
+ * (officer/specialist/leader -> permission via identity_can at unit_id; "applicant":
+ * the citizen who submitted d). The actions endpoint passes d->holder_unit_id. */
+bool dossier_may_act(const app_t *app, const principal_t *p, const json_t *action, const dossier_t *d,
+                     int64_t unit_id);
+
 /* Applies one workflow action inside the caller's transaction: conditional update (the
  * state read), deadline pause/resume, completion classification, event, audit. The
  * actor is req->principal (NULL: the system, e.g. the payment callback). Returns 0,
@@ -70,6 +76,13 @@ void services_dossier_slip(http_req_t *req);
 void services_dossier_reschedule(http_req_t *req);
 void services_dossier_attachment(http_req_t *req);
 void services_my_documents(http_req_t *req);
+/* Signed results (dossiers_result.c): sign on approval, download, public verification. */
+void services_dossier_result_sign(http_req_t *req);
+void services_dossier_result_get(http_req_t *req);
+/* The verification of a dossier's signed result for the public lookup (signer name,
+ * title, unit, time, intact, chain trusted, revoked; no personal data), JSON null when
+ * there is none; NULL on a database error. */
+json_t *dossier_result_public(db_t *db, int64_t dossier_id);
 
 /* The late-dossier job (dossiers_jobs.c). services_flag_late returns the number flagged
  * or -1. */

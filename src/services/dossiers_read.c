@@ -127,6 +127,8 @@ void services_dossier_lookup(http_req_t *req) {
   json_t *out = dossier_public_json(app, &d);
   json_t *tl = dossier_timeline(db, d.id, false);
   json_object_set_new(out, "timeline", tl ? tl : json_array());
+  json_t *res = dossier_result_public(db, d.id);
+  json_object_set_new(out, "result", res ? res : json_null());
   http_add_header(req, "Cache-Control", "no-store");
   http_reply_json(req, 200, out);
 done:

@@ -159,6 +159,17 @@ static const db_migration_t SERVICES_MIGRATIONS[] = {
      "ALTER TABLE dossier_attachments ADD COLUMN origin TEXT NOT NULL DEFAULT 'upload';"
      "CREATE INDEX dossier_attachments_hash ON dossier_attachments (hash);"
      "CREATE INDEX dossiers_applicant_cccd ON dossiers (applicant_cccd);"},
+    {"services", 10,
+     "CREATE TABLE dossier_results ("
+     "  id {{ID}},"
+     "  dossier_id BIGINT NOT NULL UNIQUE REFERENCES dossiers (id),"
+     "  pdf {{BLOB}} NOT NULL,"
+     "  sha256 TEXT NOT NULL,"
+     "  signer_account_id BIGINT NOT NULL,"
+     "  cert_serial TEXT NOT NULL,"
+     "  comment TEXT,"
+     "  signed_at BIGINT NOT NULL"
+     ");"},
 };
 
 const db_migration_t *services_migrations(db_kind_t kind, size_t *n) {
@@ -203,6 +214,10 @@ static const http_route_t SERVICES_ROUTES[] = {
      "One attachment's bytes (applicant or the unit's officers)"},
     {"GET", "/api/v1/dossiers/{code}/slips/{kind}", services_dossier_slip, HTTP_SIGNED_IN, 0,
      "A statutory paper as PDF with QR code: receipt, supplement, refusal"},
+    {"POST", "/api/v1/dossiers/{code}/result", services_dossier_result_sign, HTTP_SIGNED_IN, 8 * 1024,
+     "Sign the result document of an approved dossier with the official's certificate (PAdES)"},
+    {"GET", "/api/v1/dossiers/{code}/result", services_dossier_result_get, HTTP_SIGNED_IN, 0,
+     "The signed result PDF (applicant or the unit's officers)"},
     {"POST", "/api/v1/dossiers/{code}/reschedule", services_dossier_reschedule, HTTP_SIGNED_IN, 4 * 1024,
      "New appointment for a dossier that will be late (for the apology slip)"},
     {"GET", "/api/v1/me/documents", services_my_documents, HTTP_SIGNED_IN, 0,
