@@ -21,13 +21,15 @@
  *   CITYOS_REPORTS_DUP_METERS  [50]   duplicate suggestion radius
  *   CITYOS_REPORTS_DUP_DAYS    [30]   duplicate suggestion age (open reports newer than)
  *
- * Working days: until the shared calendar (src/services/calendar.h) exists, due dates
- * count Monday-Friday in Vietnam time (UTC+7), without public holidays.
+ * Working days: due dates count working days by the deployment's calendar (the services module's calendar_store:
+ * Labour Code holidays, Tết, swapped days), falling back to Monday-Friday.
  */
 #ifndef CITYOS_REPORTS_H
 #define CITYOS_REPORTS_H
 
 #include "base/common.h"
+#include "app.h"
+#include "store/db.h"
 
 /* --- photo metadata stripping (pure, fuzzed) ------------------------------------ */
 typedef enum {
@@ -52,7 +54,10 @@ reports_img_status_t reports_image_strip(const uint8_t *in, size_t len, uint8_t 
 /* --- working days ----------------------------------------------------------------- */
 /* The instant `days` working days (Mon-Fri, Vietnam time) after t_ms, same time of day.
  * days <= 0 gives t_ms. */
-int64_t reports_add_working_days(int64_t t_ms, int days);
+int64_t reports_add_working_days(int64_t t_ms, int days);   /* Mon-Fri only (fallback) */
+/* The due instant of `days` working days after t by the deployment's calendar
+ * (services/calendar_store.h: holidays, swapped days, office hours). */
+int64_t reports_due(const app_t *app, db_t *db, int64_t t_ms, int days);
 
 /* --- geometry --------------------------------------------------------------------- */
 /* Great-circle distance in metres (haversine, mean Earth radius). */

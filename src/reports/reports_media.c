@@ -1,4 +1,7 @@
 #include "base/common.h"
+#include "services/calendar_store.h"
+#include "base/log.h"
+#include "app.h"
 #include "reports/reports.h"
 
 #include <math.h>
@@ -142,6 +145,21 @@ reports_img_status_t reports_image_strip(const uint8_t *in, size_t len, uint8_t 
 
 #define REPORTS_DAY_MS 86400000LL
 #define REPORTS_VN_OFFSET_MS (7LL * 3600 * 1000)
+
+int64_t reports_due(const app_t *app, db_t *db, int64_t t_ms, int days) {
+  /* The deployment's working-day calendar (holidays, swapped days, office hours): the
+   * same one dossier deadlines use. Mon-Fri counting is only the fallback when the
+   * calendar cannot be read. */
+  char why[160];
+  calendar_t *cal = db ? calendar_store_load(db, app->cfg->data_dir, why, sizeof why) : NULL;
+  if (cal) {
+    int64_t due = calendar_due(cal, t_ms, days);
+    calendar_free(cal);
+    return due;
+  }
+  log_warn(NULL, "msg=\"reports: working-day calendar unavailable, counting Mon-Fri\" why=\"%s\"", db ? why : "no db");
+  return reports_add_working_days(t_ms, days);
+}
 
 int64_t reports_add_working_days(int64_t t_ms, int days) {
   int64_t t = t_ms;

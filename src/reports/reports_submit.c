@@ -233,7 +233,7 @@ void reports_o311_submit(http_req_t *req) {
                                                   last ? last : "")
                                    : NULL;
   int64_t reporter = req->principal ? req->principal->account_id : 0;
-  int64_t now = clock_now_ms(), due = reports_add_working_days(now, cat.target_days);
+  int64_t now = clock_now_ms(), due = reports_due(app, db, now, cat.target_days);
   char tok[40] = "rt_";
   random_hex(tok + 3, 16);
   char *attrs_text = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);

@@ -79,15 +79,14 @@ def test_post_form_at_hoan_kiem_lake_routes_to_ward_00070(server, anon, key):
     assert got["agency_responsible"] == "Phường Hoàn Kiếm" and got["ward_code"] == "00070"
     assert got["service_code"] == "road_damage" and got["lat"] == pytest.approx(HOAN_KIEM_LAKE[0])
     assert "email" not in got and "first_name" not in got and "Nguyễn" not in str(got)
-    # The expected date is 5 working days later (Mon-Fri).
+    # The expected date is 5 working days later by the deployment's calendar (the one
+    # dossier deadlines use: weekends, holidays, office hours), as the calendar API says.
     req_dt = datetime.datetime.fromisoformat(got["requested_datetime"])
     exp_dt = datetime.datetime.fromisoformat(got["expected_datetime"])
-    days, d = 0, req_dt
-    while d.date() < exp_dt.date():
-        d += datetime.timedelta(days=1)
-        if d.weekday() < 5:
-            days += 1
-    assert days == 5
+    cal = anon.get("/api/v1/calendar/due", params={"start": req_dt.strftime("%Y-%m-%dT%H:%M"), "days": 5})
+    assert cal.status_code == 200, cal.text
+    assert exp_dt.date().isoformat() == cal.json()["due_date"]
+    assert exp_dt > req_dt + datetime.timedelta(days=4)
     tok = anon.get(f"{O311}/tokens/{out['token']}.json").json()
     assert tok == [{"service_request_id": rid, "token": out["token"]}]
     xml = ET.fromstring(anon.get(f"{O311}/tokens/{out['token']}.xml").content)
