@@ -107,6 +107,8 @@ KNOWN_ROUTES = {
     "POST /api/v1/dossiers/{code}/rating": R({"code": "MATRIX-0001"}),
     "POST /api/v1/dossiers/{code}/reschedule": R({"code": "MATRIX-0001"}),
     "GET /api/v1/dossiers/{code}/slips/{kind}": R({"code": "MATRIX-0001", "kind": "receipt"}),
+    "GET /api/v1/dossiers/{code}/result": R({"code": "MATRIX-0001"}),
+    "POST /api/v1/dossiers/{code}/result": R({"code": "MATRIX-0001"}),
     "GET /api/v1/dossiers/{code}/attachments/{sha256}": R({"code": "MATRIX-0001", "sha256": "0" * 64}),
     "GET /api/v1/me/documents": R(only="citizen"),
     "GET /api/v1/dossier-stats": R(),
