@@ -3,7 +3,12 @@
 //   node bench/oidc-token-bench.mjs [SECONDS] [CHAINS]
 // Each chain signs a citizen in once through the code flow (PKCE), then refreshes in a
 // loop for SECONDS (every answer rotates the refresh token and signs a new RS256 ID token).
+// Then, in the same go, the same refresh loop runs against the npm package `oidc-provider`
+// (bench/oidc-provider-baseline.mjs, started as a child process) and both rates and their
+// ratio are printed. BASELINE=0 skips the baseline.
 import crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
 
 const BASE = process.env.CITYOS_URL;
 const SECONDS = Number(process.argv[2] || 5);
@@ -32,15 +37,40 @@ async function chain(clientId, cookie) {
   const code = new URL(d.json.redirect_to).searchParams.get('code');
   const t = await json('POST', '/api/v1/oidc/token', { form: { grant_type: 'authorization_code', code, redirect_uri: CB,
     code_verifier: verifier, client_id: clientId } });
-  let rt = t.json.refresh_token, n = 0;
+  return refreshLoop(BASE + '/api/v1/oidc/token', clientId, t.json.refresh_token);
+}
+
+// Refreshes for SECONDS at tokenUrl; every answer must carry a new refresh token and an ID token.
+async function refreshLoop(tokenUrl, clientId, rt) {
+  let n = 0;
   const end = Date.now() + SECONDS * 1000;
   while (Date.now() < end) {
-    const r = await json('POST', '/api/v1/oidc/token', { form: { grant_type: 'refresh_token', refresh_token: rt, client_id: clientId } });
-    if (r.status !== 200) throw new Error(`refresh failed: ${r.status} ${JSON.stringify(r.json)}`);
-    rt = r.json.refresh_token;
+    const r = await fetch(tokenUrl, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: rt, client_id: clientId }).toString() });
+    const j = await r.json().catch(() => null);
+    if (r.status !== 200 || !j.id_token || !j.refresh_token || j.refresh_token === rt)
+      throw new Error(`refresh failed at ${tokenUrl}: ${r.status} ${JSON.stringify(j)}`);
+    rt = j.refresh_token;
     n++;
   }
   return n;
+}
+
+async function baseline() {
+  const child = spawn(process.execPath, [new URL('./oidc-provider-baseline.mjs', import.meta.url).pathname, String(CHAINS)],
+    { stdio: ['pipe', 'pipe', 'inherit'] });
+  const first = await new Promise((resolve, reject) => {
+    readline.createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`oidc-provider baseline exited with ${code}`)));
+  });
+  const cfg = JSON.parse(first);
+  try {
+    const t0 = Date.now();
+    const counts = await Promise.all(cfg.refresh_tokens.map((rt) => refreshLoop(cfg.token_endpoint, cfg.client_id, rt)));
+    return { total: counts.reduce((x, y) => x + y, 0), secs: (Date.now() - t0) / 1000 };
+  } finally {
+    child.kill('SIGTERM');
+  }
 }
 
 const admin = await json('POST', '/api/v1/auth/login', { body: { username: process.env.CITYOS_ADMIN_USER, password: process.env.CITYOS_ADMIN_PASSWORD } });
@@ -58,3 +88,9 @@ const counts = await Promise.all(Array.from({ length: CHAINS }, () => chain(c.js
 const total = counts.reduce((x, y) => x + y, 0);
 console.log(`token endpoint: ${total} refresh exchanges in ${((Date.now() - t0) / 1000).toFixed(1)} s with ${CHAINS} chains`
   + ` = ${(total / SECONDS).toFixed(0)}/s`);
+if (process.env.BASELINE !== '0') {
+  const b = await baseline();
+  console.log(`oidc-provider baseline: ${b.total} refresh exchanges in ${b.secs.toFixed(1)} s with ${CHAINS} chains`
+    + ` = ${(b.total / SECONDS).toFixed(0)}/s`);
+  console.log(`ratio cityos / oidc-provider: ${(total / b.total).toFixed(2)}`);
+}
