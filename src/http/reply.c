@@ -74,6 +74,29 @@ void http_reply_json(http_req_t *req, int status, json_t *body) {
   set_response(req, status, r, "application/json; charset=utf-8", len + 1);
 }
 
+static void reply_open311_error(http_req_t *req, int status, const char *msg) {
+  size_t plen = strlen(req->path);
+  if (plen >= 4 && strcmp(req->path + plen - 4, ".xml") == 0) {
+    buf_t b;
+    buf_init(&b, 4096);
+    buf_printf(&b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<errors><error><code>%d</code><description>", status);
+    for (const char *c = msg; *c; c++) {
+      switch (*c) {
+        case '&': buf_puts(&b, "&amp;"); break;
+        case '<': buf_puts(&b, "&lt;"); break;
+        case '>': buf_puts(&b, "&gt;"); break;
+        case '"': buf_puts(&b, "&quot;"); break;
+        default: buf_append(&b, c, 1);
+      }
+    }
+    buf_puts(&b, "</description></error></errors>\n");
+    http_reply_raw(req, status, "text/xml; charset=utf-8", b.data ? b.data : "", b.len, false);
+    buf_release(&b);
+    return;
+  }
+  http_reply_json(req, status, json_pack("[{s:i, s:s}]", "code", status, "description", msg));
+}
+
 __attribute__((format(printf, 4, 0)))
 static void reply_error_v(http_req_t *req, err_t e, json_t *detail, const char *fmt, va_list ap) {
   char msg[512];
@@ -81,6 +104,13 @@ static void reply_error_v(http_req_t *req, err_t e, json_t *detail, const char *
     vsnprintf(msg, sizeof msg, fmt, ap);
   else
     snprintf(msg, sizeof msg, "%s", err_message(e));
+  /* Open311 GeoReport v2 clients expect that API's own error list, also for what the
+   * core refuses before a handler runs (unknown path, 405, 413, 415, 401). */
+  if (req->path && strncmp(req->path, "/open311/", 9) == 0) {
+    reply_open311_error(req, err_status(e), msg);
+    if (detail) json_decref(detail);
+    return;
+  }
   json_t *err = json_pack("{s:s, s:s}", "code", err_code(e), "message", msg);
   if (detail) {
     json_object_update(err, detail);

@@ -222,3 +222,17 @@ def test_get_request_and_token_not_found(anon):
     o311_error(anon.get(O311 + "/requests/999999.json"), 404)
     o311_error(anon.get(O311 + "/requests/abc.json"), 404)
     o311_error(anon.get(O311 + "/tokens/rt_nope.json"), 404)
+
+
+def test_core_refusals_use_the_open311_error_format(anon):
+    """What the HTTP core refuses under /open311/ (unknown path, wrong method, media type)
+    comes back in GeoReport v2's error list too, as JSON or XML."""
+    r = anon.get(f"{O311}/nothing.json")
+    assert r.status_code == 404 and r.json()[0]["code"] == 404 and r.json()[0]["description"]
+    r = anon.get(f"{O311}/nothing.xml")
+    assert r.status_code == 404 and r.headers["Content-Type"].startswith("text/xml")
+    assert "<errors><error><code>404</code><description>" in r.text
+    r = anon.req("DELETE", f"{O311}/services.json")
+    assert r.status_code == 405 and r.json()[0]["code"] == 405
+    r = anon.req("POST", f"{O311}/requests.json", data=b"<x/>", headers={"Content-Type": "application/xml"})
+    assert r.status_code == 415 and r.json()[0]["code"] == 415
