@@ -1,6 +1,7 @@
 #include "base/common.h"
 #include "sensors/sensors.h"
 #include "sensors/sensors_internal.h"
+#include "sensors/sensors_sched.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/text.h"
@@ -406,6 +407,14 @@ static const http_route_t ROUTES[] = {
   {"POST", "/api/v1/alerts/{id}/ack", sensors_h_alert_ack, "alerts.ack", 0, "Acknowledge a raised alert"},
   {"GET", "/api/v1/sensors/commands", sensors_h_commands_list, "sensors.read", 0,
    "Street-light commands and their state (?device=&limit=&offset=)"},
+  {"GET", "/api/v1/sensors/schedules", sensors_h_schedules_list, "sensors.command", 0,
+   "Street-light schedules (sunset/sunrise at Hanoi or HH:MM) with their next firing"},
+  {"POST", "/api/v1/sensors/schedules", sensors_h_schedule_create, "sensors.command", 65536,
+   "Create a schedule {name?, devices, action on|off|dim, level?, when sunset|sunrise|HH:MM, offset_min?}"},
+  {"DELETE", "/api/v1/sensors/schedules/{id}", sensors_h_schedule_delete, "sensors.command", 0,
+   "Delete a schedule (commands already made stay)"},
+  {"GET", "/api/v1/sensors/sun", sensors_h_sun, "sensors.read", 0,
+   "Sunrise and sunset at Hanoi (NOAA algorithm, UTC+7) for ?date=YYYY-MM-DD"},
   {"POST", "/api/v1/sensors/commands", sensors_h_commands_create, "sensors.command", 65536,
    "Switch street lights on, off or dim them, now or at a time (devices, action, level?, at?)"},
   {"GET", "/ngsi-ld/v1/entities", sensors_h_ngsi_entities, "sensors.read", 0,

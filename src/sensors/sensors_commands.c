@@ -10,6 +10,8 @@
  * the MQTT ingester at QoS 1 on cityos/v1/devices/{id}/commands as {"id", "action",
  * "level"}, retried every retry interval until the device answers on .../acks with
  * {"id", "status": "ok" | "error"}, and marked failed after the last attempt's timeout.
+ * With several nodes on PostgreSQL an advisory transaction lock lets one node dispatch at
+ * a time, so a command is not published by two nodes at once.
  */
 
 void sensors_cmd_settings(int64_t *retry_ms, int64_t *max_attempts)
@@ -32,7 +34,22 @@ int sensors_commands_dispatch(db_t *db, int64_t now, sensors_publish_fn publish,
   } due[100];
   int n = 0, rc;
   if (db_begin(db)) goto fail;
-  db_stmt_t *st = db_prepare(db, "SELECT id, device_id, action, level, attempts FROM sensor_commands"
+  db_stmt_t *st;
+  if (db_kind(db) == DB_POSTGRES) {
+    /* One dispatcher at a time across the nodes, until this transaction ends: the next
+     * node sees the commands already marked sent, so none is published twice. */
+    st = db_prepare(db, "SELECT CASE WHEN pg_try_advisory_xact_lock(7006000006) THEN 1 ELSE 0 END");
+    if (!st) goto fail;
+    rc = db_step(st);
+    int got = rc == DB_ROW ? (int)db_col_int64(st, 0) : -1;
+    db_stmt_done(st);
+    if (got < 0) goto fail;
+    if (got == 0) {
+      db_rollback(db);
+      return 0;
+    }
+  }
+  st = db_prepare(db, "SELECT id, device_id, action, level, attempts FROM sensor_commands"
                                  " WHERE state IN ('pending','sent') AND not_before <= $1"
                                  " AND (sent_at IS NULL OR sent_at <= $2) ORDER BY id LIMIT 100");
   if (!st) goto fail;

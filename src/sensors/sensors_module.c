@@ -5,6 +5,7 @@
 #include "module.h"
 #include "sensors/sensors_rules.h"
 #include "sensors/sensors_internal.h"
+#include "sensors/sensors_sched.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -139,11 +140,33 @@ static const char SCHEMA_4[] =
   "CREATE INDEX sensor_commands_open ON sensor_commands(state, not_before);"
   "CREATE INDEX sensor_commands_device ON sensor_commands(device_id);";
 
+/* Street-light schedules (sensors_sched.h); commands remember the schedule that made them,
+ * at most one per light and firing. */
+static const char SCHEMA_5[] =
+  "CREATE TABLE sensor_schedules ("
+  "  id {{ID}},"
+  "  name TEXT NOT NULL DEFAULT '',"
+  "  devices TEXT NOT NULL,"
+  "  action TEXT NOT NULL CHECK (action IN ('on','off','dim')),"
+  "  level DOUBLE PRECISION NOT NULL DEFAULT 1,"
+  "  trig INTEGER NOT NULL CHECK (trig IN (1,2,3)),"
+  "  minute_of_day INTEGER NOT NULL DEFAULT 0,"
+  "  offset_min INTEGER NOT NULL DEFAULT 0,"
+  "  next_at BIGINT NOT NULL,"
+  "  last_fired_at BIGINT,"
+  "  fired_count BIGINT NOT NULL DEFAULT 0,"
+  "  created_by BIGINT,"
+  "  created_at BIGINT NOT NULL DEFAULT {{NOW_MS}});"
+  "CREATE INDEX sensor_schedules_next ON sensor_schedules(next_at);"
+  "ALTER TABLE sensor_commands ADD COLUMN schedule_id BIGINT;"
+  "CREATE UNIQUE INDEX sensor_commands_schedule ON sensor_commands(schedule_id, device_id, not_before);";
+
 static const db_migration_t MIGRATIONS[] = {
   {"sensors", 1, SCHEMA_1},
   {"sensors", 2, SCHEMA_2},
   {"sensors", 3, SCHEMA_3},
   {"sensors", 4, SCHEMA_4},
+  {"sensors", 5, SCHEMA_5},
 };
 
 const db_migration_t *sensors_migrations(db_kind_t kind, size_t *n)
@@ -181,7 +204,8 @@ const sensors_settings_t *sensors_settings(void)
 }
 
 /* Housekeeping: offline rules every CITYOS_SENSORS_SWEEP_S seconds (default 15), retention
- * every CITYOS_SENSORS_PRUNE_S seconds (default 600; the first time at the first sweep). */
+ * every CITYOS_SENSORS_PRUNE_S seconds (default 600; the first time at the first sweep),
+ * street-light schedules at every sweep. */
 static pthread_t g_sweeper;
 static volatile int g_sweep_stop;
 static bool g_sweep_running;
@@ -197,6 +221,7 @@ static void *sweep_main(void *arg)
     db_t *db = db_pool_acquire(app->db);
     int64_t now = clock_now_ms();
     if (db) sensors_rules_sweep_offline(db, now);
+    if (db) sensors_schedules_run(db, now);   /* street-light schedules, once per cluster */
     if (db && now - last_prune >= prune_ms) {   /* retention */
       last_prune = now;
       sensors_prune(db, sensors_settings(), now);

@@ -1,5 +1,6 @@
 #include "base/common.h"
 #include "sensors/sensors.h"
+#include "sensors/sensors_sched.h"
 #include "base/log.h"
 #include "base/text.h"
 #include "identity/identity.h"
@@ -85,7 +86,14 @@ static int payload(sim_dev_t *d, int64_t now, char *out, size_t len)
                     "{\"ts\":%" PRId64 ",\"values\":{\"pH\":%.2f,\"temperature\":%.1f,\"turbidity\":%.1f,\"O2\":%.1f}}",
                     now, 7.2 + 0.3 * n, 26 + 3 * sin(TWO_PI * (h - 9) / 24), d->base * 20 + 5 * n, 6 + n);
   if (strcmp(d->type, "Streetlight") == 0) {
-    bool on = h >= 17.75 || h < 5.75;   /* Hà Nội: sunset about 17:30, sunrise about 06:00 */
+    /* On from sunset to sunrise at Hà Nội that day (NOAA, as the schedules use). */
+    time_t lt = (time_t)(now / 1000 + SENSORS_HANOI_TZ_H * 3600);
+    struct tm tm;
+    double rise = 360, set = 1065;
+    gmtime_r(&lt, &tm);
+    sensors_sun_times(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, SENSORS_HANOI_LAT, SENSORS_HANOI_LON,
+                      SENSORS_HANOI_TZ_H, &rise, &set);
+    bool on = h * 60 >= set || h * 60 < rise;
     bool dim = on && h >= 0 && h < 5;
     return snprintf(out, len,
                     "{\"ts\":%" PRId64 ",\"values\":{\"powerState\":\"%s\",\"illuminanceLevel\":%.2f,"

@@ -91,6 +91,12 @@ KNOWN_ROUTES = {
     "PUT /api/v1/oidc/mfa/accounts/{id}": R({"id": "1"}),
     # population
     "GET /api/v1/population/{cccd}": R({"cccd": "001090123456"}),
+    # signup: public by design; their own checks are the register match, the one-time
+    # code and the per-CCCD / per-address throttle (tests/api/test_signup.py)
+    "POST /api/v1/signup/start": R(),
+    "POST /api/v1/signup/finish": R(),
+    "POST /api/v1/password-reset/start": R(),
+    "POST /api/v1/password-reset/finish": R(),
     # services
     "GET /api/v1/calendar/due": R(),
     "GET /api/v1/calendar/{year}": R({"year": "2026"}),
@@ -131,6 +137,10 @@ KNOWN_ROUTES = {
     "POST /api/v1/devices/import": R(),
     "GET /api/v1/sensors/commands": R(),
     "POST /api/v1/sensors/commands": R(),
+    "GET /api/v1/sensors/schedules": R(),
+    "POST /api/v1/sensors/schedules": R(),
+    "DELETE /api/v1/sensors/schedules/{id}": R({"id": "999999"}),
+    "GET /api/v1/sensors/sun": R(),
     "GET /ngsi-ld/v1/entities": R(),
     "GET /ngsi-ld/v1/entities/{id}": R({"id": "urn:ngsi-ld:Device:matrix-device"}),
     "GET /ngsi-ld/v1/temporal/entities/{id}": R({"id": "urn:ngsi-ld:Device:matrix-device"}),
