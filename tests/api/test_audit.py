@@ -113,6 +113,9 @@ def test_audit_needs_audit_read(server, anon):
 
 def test_list_filters_and_pages(server, admin):
     uid, me = new_account(server, roles=[{"role": "officer"}])
+    # Audit times are whole milliseconds: step past the sign-in's millisecond so the
+    # window below starts strictly after it.
+    time.sleep(0.01)
     t0 = int(time.time() * 1000)
     target, _ = new_account(server, "citizen", unit="00070")
     for _ in range(3):
