@@ -16,6 +16,29 @@
 
 #define MAX_GROUP 1000
 
+int sensors_light_order_check(http_req_t *req, const json_t *devs, const char *action, const json_t *lv,
+                              double *level)
+{
+  if (!json_is_array(devs) || json_array_size(devs) == 0 || json_array_size(devs) > MAX_GROUP) {
+    sensors_reply_field(req, "devices", "devices is a list of 1-1000 street-light ids");
+    return -1;
+  }
+  if (!action || (strcmp(action, "on") && strcmp(action, "off") && strcmp(action, "dim"))) {
+    sensors_reply_field(req, "action", "action is on, off or dim");
+    return -1;
+  }
+  if (lv && (!json_is_number(lv) || json_number_value(lv) < 0 || json_number_value(lv) > 1)) {
+    sensors_reply_field(req, "level", "level is 0..1");
+    return -1;
+  }
+  if (strcmp(action, "dim") == 0 && !lv) {
+    sensors_reply_field(req, "level", "dim needs a level 0..1");
+    return -1;
+  }
+  *level = strcmp(action, "off") == 0 ? 0 : lv ? json_number_value(lv) : 1.0;
+  return 0;
+}
+
 void sensors_h_commands_create(http_req_t *req)
 {
   app_t *app = req->app;
@@ -27,24 +50,7 @@ void sensors_h_commands_create(http_req_t *req)
   json_t *lv = json_object_get(b, "level"), *at = json_object_get(b, "at");
   int64_t now = clock_now_ms(), not_before = now;
   double level = 1.0;
-  if (!json_is_array(devs) || json_array_size(devs) == 0 || json_array_size(devs) > MAX_GROUP) {
-    sensors_reply_field(req, "devices", "devices is a list of 1-1000 street-light ids");
-    return;
-  }
-  if (!action || (strcmp(action, "on") && strcmp(action, "off") && strcmp(action, "dim"))) {
-    sensors_reply_field(req, "action", "action is on, off or dim");
-    return;
-  }
-  if (lv && (!json_is_number(lv) || json_number_value(lv) < 0 || json_number_value(lv) > 1)) {
-    sensors_reply_field(req, "level", "level is 0..1");
-    return;
-  }
-  if (strcmp(action, "dim") == 0 && !lv) {
-    sensors_reply_field(req, "level", "dim needs a level 0..1");
-    return;
-  }
-  if (lv) level = json_number_value(lv);
-  if (strcmp(action, "off") == 0) level = 0;
+  if (sensors_light_order_check(req, devs, action, lv, &level) < 0) return;
   if (at && !json_is_null(at)) {
     if (!json_is_integer(at) || json_integer_value(at) < now - 60000 || json_integer_value(at) > now + 366 * 86400000LL) {
       sensors_reply_field(req, "at", "at is a time in ms within the coming year");

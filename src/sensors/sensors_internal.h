@@ -19,6 +19,11 @@
 db_t *sensors_req_db(http_req_t *req);
 /* 422 validation_failed naming the field. */
 void sensors_reply_field(http_req_t *req, const char *field, const char *msg);
+/* Checks a street-light order shared by commands and schedules: devices a list of 1-1000
+ * ids, action on|off|dim, level 0..1 (required for dim). Sets *level (off -> 0, on
+ * without a level -> 1). 0, or -1 after answering 422 naming the field. */
+int sensors_light_order_check(http_req_t *req, const json_t *devs, const char *action, const json_t *lv,
+                              double *level);
 /* The device row (columns of DEVICE_COLS) as JSON; state from last_seen_at. New ref. */
 json_t *sensors_device_row_json(const app_t *app, db_stmt_t *st, int64_t now);
 /* Loads device `id` when the caller holds perm at its unit: 1 with *out (arena-owned)

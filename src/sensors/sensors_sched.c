@@ -18,7 +18,6 @@
  * to delete: 404).
  */
 
-#define SCHED_MAX_DEVICES 1000
 #define SCHED_COLS "id, name, devices, action, level, trig, minute_of_day, offset_min, next_at, last_fired_at," \
                    " fired_count, created_at"
 
@@ -103,24 +102,7 @@ void sensors_h_schedule_create(http_req_t *req)
     sensors_reply_field(req, "name", "name is text of at most 200 bytes");
     return;
   }
-  if (!json_is_array(devs) || json_array_size(devs) == 0 || json_array_size(devs) > SCHED_MAX_DEVICES) {
-    sensors_reply_field(req, "devices", "devices is a list of 1-1000 street-light ids");
-    return;
-  }
-  if (!action || (strcmp(action, "on") && strcmp(action, "off") && strcmp(action, "dim"))) {
-    sensors_reply_field(req, "action", "action is on, off or dim");
-    return;
-  }
-  if (lv && (!json_is_number(lv) || json_number_value(lv) < 0 || json_number_value(lv) > 1)) {
-    sensors_reply_field(req, "level", "level is 0..1");
-    return;
-  }
-  if (strcmp(action, "dim") == 0 && !lv) {
-    sensors_reply_field(req, "level", "dim needs a level 0..1");
-    return;
-  }
-  if (lv) level = json_number_value(lv);
-  if (strcmp(action, "off") == 0) level = 0;
+  if (sensors_light_order_check(req, devs, action, lv, &level) < 0) return;
   if (parse_when(json_string_value(json_object_get(b, "when")), &kind, &mod)) {
     sensors_reply_field(req, "when", "when is sunset, sunrise or a local time HH:MM");
     return;

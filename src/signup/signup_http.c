@@ -143,6 +143,51 @@ done:
   if (db) db_pool_release(app->db, db);
 }
 
+enum { FINISH_DB_FAILED = -2, FINISH_ANSWERED = -1, FINISH_BAD_CODE = 0, FINISH_CODE_OK = 1 };
+
+/* The first half of both finish steps (sign-up, reset): the code's form, the new
+ * password against the policy (`pw_field` names it in errors), a live code for
+ * (purpose, subject), the password hashed into `hash` (the slow part, outside any
+ * transaction), then a transaction that consumes the code. Returns FINISH_CODE_OK or
+ * FINISH_BAD_CODE with the transaction open and *db held; FINISH_ANSWERED after an
+ * error reply; FINISH_DB_FAILED for the caller to report (*db may be held). */
+static int finish_begin(http_req_t *req, const char *purpose, const char *subject, const char *code,
+                        const char *pw_field, const char *password, db_t **db, char *hash)
+{
+  app_t *app = req->app;
+  if (!code_well_formed(code)) {
+    bad_field(req, "code", "code must be the 6 digits that were sent");
+    return FINISH_ANSWERED;
+  }
+  if (!password) {
+    bad_field(req, pw_field, arena_printf(req->arena, "%s is required", pw_field));
+    return FINISH_ANSWERED;
+  }
+  identity_pw_status_t ps = identity_password_check(password, subject);
+  if (ps != IDENTITY_PW_OK) {
+    reply_password(req, pw_field, ps);
+    return FINISH_ANSWERED;
+  }
+  *db = db_pool_acquire(app->db);
+  if (!*db) {
+    http_reply_error(req, ERR_UNAVAILABLE, NULL);
+    return FINISH_ANSWERED;
+  }
+  int live = signup_code_live(*db, purpose, subject, clock_now_ms());
+  if (live < 0) return FINISH_DB_FAILED;
+  if (live == 0) {
+    reply_bad_code(req);
+    return FINISH_ANSWERED;
+  }
+  if (identity_password_hash(app->cfg, password, hash) != 0) {
+    http_reply_error(req, ERR_INTERNAL, NULL);
+    return FINISH_ANSWERED;
+  }
+  if (db_begin(*db) < 0) return FINISH_DB_FAILED;
+  int ok = signup_code_consume(*db, purpose, subject, code, clock_now_ms());
+  return ok < 0 ? FINISH_DB_FAILED : ok ? FINISH_CODE_OK : FINISH_BAD_CODE;
+}
+
 static void h_signup_finish(http_req_t *req)
 {
   app_t *app = req->app;
@@ -158,37 +203,9 @@ static void h_signup_finish(http_req_t *req)
     bad_field(req, "cccd", "cccd must be a valid 12-digit CCCD");
     goto done;
   }
-  if (!code_well_formed(code)) {
-    bad_field(req, "code", "code must be the 6 digits that were sent");
-    goto done;
-  }
-  if (!password) {
-    bad_field(req, "password", "password is required");
-    goto done;
-  }
-  identity_pw_status_t ps = identity_password_check(password, cccd);
-  if (ps != IDENTITY_PW_OK) {
-    reply_password(req, "password", ps);
-    goto done;
-  }
-  db = db_pool_acquire(app->db);
-  if (!db) {
-    http_reply_error(req, ERR_UNAVAILABLE, NULL);
-    goto done;
-  }
-  int live = signup_code_live(db, "signup", cccd, clock_now_ms());
-  if (live < 0) goto fail;
-  if (live == 0) {
-    reply_bad_code(req);
-    goto done;
-  }
-  if (identity_password_hash(app->cfg, password, hash) != 0) {
-    http_reply_error(req, ERR_INTERNAL, NULL);
-    goto done;
-  }
-  if (db_begin(db) < 0) goto fail;
-  int ok = signup_code_consume(db, "signup", cccd, code, clock_now_ms());
-  if (ok < 0) goto fail;
+  int ok = finish_begin(req, "signup", cccd, code, "password", password, &db, hash);
+  if (ok == FINISH_ANSWERED) goto done;
+  if (ok == FINISH_DB_FAILED) goto fail;
   if (ok == 0) {
     audit_entry_t e = audit_entry_from_req(req, "signup.code_failed", "resident", cccd);
     if (audit_append(db, &e) < 0 || db_commit(db) < 0) goto fail;
@@ -331,37 +348,9 @@ static void h_reset_finish(http_req_t *req)
     bad_field(req, "username", "username is required");
     goto done;
   }
-  if (!code_well_formed(code)) {
-    bad_field(req, "code", "code must be the 6 digits that were sent");
-    goto done;
-  }
-  if (!password) {
-    bad_field(req, "new_password", "new_password is required");
-    goto done;
-  }
-  identity_pw_status_t ps = identity_password_check(password, user);
-  if (ps != IDENTITY_PW_OK) {
-    reply_password(req, "new_password", ps);
-    goto done;
-  }
-  db = db_pool_acquire(app->db);
-  if (!db) {
-    http_reply_error(req, ERR_UNAVAILABLE, NULL);
-    goto done;
-  }
-  int live = signup_code_live(db, "reset", user, clock_now_ms());
-  if (live < 0) goto fail;
-  if (live == 0) {
-    reply_bad_code(req);
-    goto done;
-  }
-  if (identity_password_hash(app->cfg, password, hash) != 0) {
-    http_reply_error(req, ERR_INTERNAL, NULL);
-    goto done;
-  }
-  if (db_begin(db) < 0) goto fail;
-  int ok = signup_code_consume(db, "reset", user, code, clock_now_ms());
-  if (ok < 0) goto fail;
+  int ok = finish_begin(req, "reset", user, code, "new_password", password, &db, hash);
+  if (ok == FINISH_ANSWERED) goto done;
+  if (ok == FINISH_DB_FAILED) goto fail;
   int64_t id = 0;
   if (ok == 1) {
     db_stmt_t *st = db_prepare(db, "SELECT id FROM accounts WHERE username = $1 AND status = 'active'");
