@@ -2,41 +2,13 @@
 // Hoàn Kiếm Lake from a phone-sized page (photo + pin), the report is routed to
 // Phường Hoàn Kiếm, its officer resolves it from the queue, the citizen sees the
 // notification and reopens it. Environment as in shell.test.mjs (tests/browser/run).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { BASE, USER, PASSWORD, SHOTS, SKIP, browser, setupBrowser, call } from './lib.mjs';
 
-const BASE = process.env.CITYOS_URL;
-const USER = process.env.CITYOS_ADMIN_USER;
-const PASSWORD = process.env.CITYOS_ADMIN_PASSWORD;
-const SHOTS = process.env.CITYOS_SCREENSHOT_DIR || '/tmp';
-const SKIP = BASE && USER && PASSWORD ? false : 'needs CITYOS_URL, CITYOS_ADMIN_USER and CITYOS_ADMIN_PASSWORD';
-
-let browser;
-
-before(async () => {
-  if (SKIP) return;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-  });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-});
-
-async function call(method, p, token, body) {
-  const res = await fetch(new URL(p, BASE), {
-    method,
-    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json().catch(() => null);
-  return { status: res.status, json };
-}
+setupBrowser();
 
 function femaleCccd() {
   const tail = String(Math.floor(Math.random() * 1e6)).padStart(6, '0');
