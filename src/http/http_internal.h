@@ -32,6 +32,7 @@ struct http_server {
   size_t nroutes, cap;
   route_metrics_t m_static, m_unmatched;
   atomic_int inflight;
+  atomic_int draining;   /* set by http_server_stop: new requests get 503 and a closed connection */
   atomic_uint_fast64_t total_requests;
   unsigned port;
   const char *web_dir_real;

@@ -194,6 +194,7 @@ enum MHD_Result http_queue_reply(req_state_t *st) {
     if (strcasecmp(h->name, "Cache-Control") == 0) has_cache = true;
   }
   if (!has_cache && req->route) MHD_add_response_header(r, "Cache-Control", "no-store");
+  if (atomic_load(&st->srv->draining)) MHD_add_response_header(r, "Connection", "close");
   st->queued = true;
   enum MHD_Result ret = MHD_queue_response(st->conn, (unsigned)st->status, r);
   MHD_destroy_response(r);

@@ -228,6 +228,21 @@ static void dispatch(req_state_t *st) {
   r->handler(req);
 }
 
+/* Connections accepted once the stop has begun carry this mark in their socket context. */
+static char g_late_mark;
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+  (void)conn;
+  http_server_t *s = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED && atomic_load(&s->draining)) *socket_context = &g_late_mark;
+}
+
+static bool accepted_while_draining(struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci && ci->socket_context == &g_late_mark;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
@@ -257,7 +272,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     *con_cls = st;
     atomic_fetch_add(&s->inflight, 1);
 
-    if (is_api_path(url)) {
+    if (accepted_while_draining(conn)) {
+      /* Stopping, and this client connected after the stop began: the load balancer should
+       * send it elsewhere. Requests on connections accepted earlier are still served (with
+       * the connection closed after them). MHD_quiesce_daemon would refuse connections
+       * instead, but in 0.9.75 it races the epoll workers for the listen socket and can
+       * abort the process. */
+      st->metrics = &s->m_unmatched;
+      http_add_header(&st->req, "Retry-After", "1");
+      http_reply_error(&st->req, ERR_UNAVAILABLE, "The server is stopping; try again");
+    } else if (is_api_path(url)) {
       int rc = route_request(st);
       if (rc) {
         st->metrics = &s->m_unmatched;
@@ -416,6 +440,7 @@ int http_server_start(http_server_t *s, char *errbuf, size_t errlen) {
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.limits.connection_timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->cfg.limits.header_memory,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
       MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
       MHD_OPTION_END);
   if (!s->daemon) {
@@ -431,8 +456,7 @@ unsigned http_server_port(const http_server_t *s) { return s->port; }
 
 void http_server_stop(http_server_t *s, unsigned grace_ms) {
   if (!s->daemon) return;
-  MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-  if (fd != MHD_INVALID_SOCKET) close(fd);
+  atomic_store(&s->draining, 1);
   http_sse_close_all();   /* event streams never finish on their own */
   uint64_t deadline = clock_mono_ns() + (uint64_t)grace_ms * 1000000u;
   while (atomic_load(&s->inflight) > 0 && clock_mono_ns() < deadline) {

@@ -153,3 +153,34 @@ def test_serve_stops_gracefully_finishing_in_flight(tmp_path):
     assert all(isinstance(x, int) and x in (401, 429) for x in results), results
     log = open(s.log_path).read()
     assert "msg=stopped" in log
+
+
+def test_stopping_server_turns_new_clients_away_with_503(tmp_path):
+    """While in-flight requests finish, a client that connects after SIGTERM gets a JSON 503
+    with Retry-After and a closed connection, so a load balancer retries on another node."""
+    s = Server(str(tmp_path), ["--argon-ops", "8", "--argon-mem-kib", "131072"])
+    done = []
+
+    def slow_login():
+        r = requests.post(s.url + "/api/v1/auth/login", json={"username": "admin", "password": "wrong-password-x"},
+                          timeout=30)
+        done.append(r.status_code)
+
+    threads = [threading.Thread(target=slow_login) for _ in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.05)
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.05)
+    late = requests.get(s.url + "/api/v1/units/00004", timeout=10) if s.proc.poll() is None else None
+    for t in threads:
+        t.join()
+    assert s.proc.wait(timeout=30) == 0
+    s.log.close()
+    s.drop()
+    assert all(x in (401, 429) for x in done), done
+    assert late is not None, "the server stopped before the late client could connect; the slow logins were too fast"
+    assert late.status_code == 503, late.text
+    assert late.json()["error"]["code"] == "unavailable"
+    assert late.headers.get("Retry-After") == "1"
+    assert late.headers.get("Connection", "").lower() == "close"
