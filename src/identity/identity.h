@@ -178,6 +178,13 @@ int identity_authenticate(http_req_t *req);
 typedef int (*identity_session_gate_fn)(http_req_t *req);
 void identity_set_session_gate(identity_session_gate_fn fn);
 
+/* The sign-out hook: called by POST /api/v1/auth/logout inside its transaction, after the
+ * session (req->principal->session_id) is revoked; 0, or -1 to fail the sign-out. The
+ * oidc module uses it to end the provider session and what was issued from it (the
+ * cookie session IS the provider session). Set once at start; NULL changes nothing. */
+typedef int (*identity_logout_hook_fn)(http_req_t *req, db_t *db);
+void identity_set_logout_hook(identity_logout_hook_fn fn);
+
 /* The has_permission hook: true when p holds perm (or "*") at any unit.
  * HTTP_SIGNED_IN: true for any principal. NULL p: false. */
 bool identity_has_permission(const principal_t *p, const char *perm);

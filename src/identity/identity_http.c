@@ -163,6 +163,10 @@ static void identity_clear_cookie(http_req_t *req)
                                IDENTITY_SESSION_COOKIE, identity_cookie_secure(req)));
 }
 
+static identity_logout_hook_fn identity_logout_hook;   /* set once at start; NULL: none */
+
+void identity_set_logout_hook(identity_logout_hook_fn fn) { identity_logout_hook = fn; }
+
 static void identity_h_logout(http_req_t *req)
 {
   app_t *app = req->app;
@@ -182,6 +186,7 @@ static void identity_h_logout(http_req_t *req)
     goto db_fail;
   db_stmt_done(st);
   st = NULL;
+  if (identity_logout_hook && identity_logout_hook(req, db) < 0) goto db_fail;
   audit_entry_t e = audit_entry_from_req(req, "auth.logout", "token",
                                          arena_printf(req->arena, "%" PRId64, p->session_id));
   e.unit_id = p->unit_id;

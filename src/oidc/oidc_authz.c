@@ -41,6 +41,51 @@ static bool b64url_text(const char *s, size_t len)
   return true;
 }
 
+typedef struct pending {
+  const char *client_id, *redirect_uri, *scope, *state, *nonce, *cc;
+} pending_t;
+
+/* Stores a fresh single-use code for the person of pr (OP session pr->session_id) and
+ * sets *to to the redirect URI with code, state and iss. 0, or -1 on a database error. */
+static int code_issue(http_req_t *req, db_t *db, const pending_t *p, const principal_t *pr, char **to)
+{
+  const char *code = oidc_random_token(req->arena);
+  char hash[65];
+  oidc_hash(code, hash);
+  int64_t now = clock_now_ms();
+  db_stmt_t *st = db_prepare(db, "INSERT INTO oidc_codes (code_hash, client_id, account_id, session_id, redirect_uri,"
+                                 " scope, nonce, code_challenge, auth_time, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,"
+                                 " $8, (SELECT created_at FROM tokens WHERE id = $4),$9)");
+  if (!st) return -1;
+  db_bind_text(st, 1, hash);
+  db_bind_text(st, 2, p->client_id);
+  db_bind_int64(st, 3, pr->account_id);
+  db_bind_int64(st, 4, pr->session_id);
+  db_bind_text(st, 5, p->redirect_uri);
+  db_bind_text(st, 6, p->scope);
+  db_bind_text(st, 7, p->nonce);
+  db_bind_text(st, 8, p->cc);
+  db_bind_int64(st, 9, now + OIDC_CODE_TTL_S * 1000LL);
+  int r = db_step(st);
+  db_stmt_done(st);
+  if (r < 0) return -1;
+  char *u = oidc_url_add(req->arena, p->redirect_uri, "code", code);
+  if (p->state) u = oidc_url_add(req->arena, u, "state", p->state);
+  *to = oidc_url_add(req->arena, u, "iss", oidc_issuer(req));
+  return 0;
+}
+
+/* 1 when the session token is an OIDC access token (not a provider sign-in), 0 not, -1 error. */
+static int is_access_token(db_t *db, int64_t token_id)
+{
+  db_stmt_t *st = db_prepare(db, "SELECT 1 FROM oidc_access WHERE token_id = $1");
+  if (!st) return -1;
+  db_bind_int64(st, 1, token_id);
+  int r = db_step(st);
+  db_stmt_done(st);
+  return r < 0 ? -1 : r == DB_ROW ? 1 : 0;
+}
+
 void oidc_h_authorize(http_req_t *req)
 {
   app_t *app = req->app;
@@ -60,7 +105,7 @@ void oidc_h_authorize(http_req_t *req)
     http_reply_error_detail(req, ERR_VALIDATION, json_pack("{s:s}", "field", "client_id"), "Unknown client_id");
     goto done;
   }
-  if (!redirect_uri || !oidc_json_has_string(c.redirect_uris, redirect_uri)) {
+  if (!redirect_uri || !oidc_uri_registered(req, c.redirect_uris, redirect_uri)) {
     http_reply_error_detail(req, ERR_VALIDATION, json_pack("{s:s}", "field", "redirect_uri"),
                             "redirect_uri is not registered for this client (exact match required)");
     goto done;
@@ -95,6 +140,24 @@ void oidc_h_authorize(http_req_t *req)
     redirect_error(req, redirect_uri, state, "invalid_request", "PKCE (S256) is required for public clients");
     goto done;
   }
+  /* Single sign-on for cityos' own screens: a person already signed in to the provider
+   * (its session cookie, second factor passed - a pending session is anonymous here)
+   * gets the code at once, without the sign-in and consent page. */
+  const principal_t *pr = req->principal;
+  if (c.first_party && pr && pr->kind != PRINCIPAL_CLIENT && pr->session_id && !http_header(req, "Authorization") &&
+      is_access_token(db, pr->session_id) == 0) {
+    pending_t p = {c.client_id, redirect_uri, scope, state, nonce, cc};
+    char *to = NULL;
+    audit_entry_t e = audit_entry_from_req(req, "oidc.consent", "oidc_client", c.client_id);
+    e.unit_id = pr->unit_id;
+    e.detail = audit_detail(req->arena, json_pack("{s:s,s:b}", "scope", scope, "sso", 1));
+    if (db_begin(db) < 0 || code_issue(req, db, &p, pr, &to) < 0 || audit_append(db, &e) < 0 || db_commit(db) < 0) {
+      db_rollback(db);
+      goto fail;
+    }
+    oidc_reply_redirect(req, to);
+    goto done;
+  }
   const char *id = oidc_random_token(req->arena);
   int64_t now = clock_now_ms();
   db_stmt_t *st = db_prepare(db, "INSERT INTO oidc_requests (id, client_id, redirect_uri, scope, state, nonce,"
@@ -127,10 +190,6 @@ fail:
 done:
   db_pool_release(app->db, db);
 }
-
-typedef struct pending {
-  const char *client_id, *redirect_uri, *scope, *state, *nonce, *cc;
-} pending_t;
 
 static int load_request(arena_t *a, db_t *db, const char *id, pending_t *p)
 {
@@ -181,9 +240,9 @@ void oidc_h_request_get(http_req_t *req)
     }
     const principal_t *pr = req->principal;
     bool usable = pr && pr->kind != PRINCIPAL_CLIENT;
-    http_reply_json(req, 200, json_pack("{s:s,s:s,s:o,s:b,s:s?}", "client_id", c.client_id, "client_name", c.name,
+    http_reply_json(req, 200, json_pack("{s:s,s:s,s:o,s:b,s:s?,s:b}", "client_id", c.client_id, "client_name", c.name,
                                         "scopes", scopes, "signed_in", usable, "user",
-                                        usable ? pr->display_name : NULL));
+                                        usable ? pr->display_name : NULL, "first_party", c.first_party));
   }
   db_pool_release(app->db, db);
 }
@@ -232,32 +291,12 @@ void oidc_h_request_decide(http_req_t *req)
   e.unit_id = pr->unit_id;
   e.detail = audit_detail(req->arena, json_pack("{s:s}", "scope", p.scope));
   if (json_is_true(ap)) {
-    const char *code = oidc_random_token(req->arena);
-    char hash[65];
-    oidc_hash(code, hash);
-    int64_t now = clock_now_ms();
-    st = db_prepare(db, "INSERT INTO oidc_codes (code_hash, client_id, account_id, session_id, redirect_uri, scope,"
-                        " nonce, code_challenge, auth_time, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,"
-                        " (SELECT created_at FROM tokens WHERE id = $4),$9)");
-    if (!st) goto fail;
-    db_bind_text(st, 1, hash);
-    db_bind_text(st, 2, p.client_id);
-    db_bind_int64(st, 3, pr->account_id);
-    db_bind_int64(st, 4, pr->session_id);
-    db_bind_text(st, 5, p.redirect_uri);
-    db_bind_text(st, 6, p.scope);
-    db_bind_text(st, 7, p.nonce);
-    db_bind_text(st, 8, p.cc);
-    db_bind_int64(st, 9, now + OIDC_CODE_TTL_S * 1000LL);
-    r = db_step(st);
-    db_stmt_done(st);
-    if (r < 0) goto fail;
-    to = oidc_url_add(req->arena, p.redirect_uri, "code", code);
+    if (code_issue(req, db, &p, pr, &to) < 0) goto fail;
   } else {
     to = oidc_url_add(req->arena, p.redirect_uri, "error", "access_denied");
+    if (p.state) to = oidc_url_add(req->arena, to, "state", p.state);
+    to = oidc_url_add(req->arena, to, "iss", iss);
   }
-  if (p.state) to = oidc_url_add(req->arena, to, "state", p.state);
-  to = oidc_url_add(req->arena, to, "iss", iss);
   if (audit_append(db, &e) < 0 || db_commit(db) < 0) goto fail;
   http_reply_json(req, 200, json_pack("{s:s}", "redirect_to", to));
   goto done;

@@ -287,3 +287,51 @@ fail:
   db_pool_release(app->db, db);
   http_reply_error(req, ERR_INTERNAL, NULL);
 }
+
+/* --- cityos' own screens --------------------------------------------------------------------- */
+
+/*
+ * The three first-party public clients of the web client's entry screens. Their redirect
+ * and post-logout URIs are paths (see oidc_uri_registered): they follow the issuer's
+ * origin, so they need no set-up and work on any host and port. Upserted at every start
+ * (several nodes may start at once); an administrator's disabling (disabled_at) stays.
+ */
+static const struct {
+  const char *id, *name, *uri, *scope;
+} BUILTIN[] = {
+  {"cityos-portal", "Cổng dịch vụ công cityos (citizen portal)", "/portal/", "openid profile offline_access"},
+  {"cityos-console", "Bàn làm việc cán bộ cityos (officer console)", "/console/",
+   "openid profile unit roles offline_access"},
+  {"cityos-ops", "Trung tâm điều hành cityos (operations center)", "/ops/",
+   "openid profile unit roles offline_access"},
+};
+
+int oidc_builtin_clients(db_t *db)
+{
+  if (db_begin(db) < 0) return -1;
+  for (size_t i = 0; i < ARRAY_LEN(BUILTIN); i++) {
+    char uris[64];
+    snprintf(uris, sizeof uris, "[\"%s\"]", BUILTIN[i].uri);
+    db_stmt_t *st = db_prepare(
+        db, "INSERT INTO oidc_clients (client_id, name, type, secret_hash, redirect_uris, post_logout_redirect_uris,"
+            " scope, backchannel_logout_uri, first_party, id_token_alg, created_at)"
+            " VALUES ($1, $2, 'public', NULL, $3, $3, $4, NULL, 1, 'RS256', $5)"
+            " ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, type = 'public', secret_hash = NULL,"
+            " redirect_uris = excluded.redirect_uris, post_logout_redirect_uris = excluded.post_logout_redirect_uris,"
+            " scope = excluded.scope, first_party = 1");
+    if (!st) goto fail;
+    db_bind_text(st, 1, BUILTIN[i].id);
+    db_bind_text(st, 2, BUILTIN[i].name);
+    db_bind_text(st, 3, uris);
+    db_bind_text(st, 4, BUILTIN[i].scope);
+    db_bind_int64(st, 5, clock_now_ms());
+    int r = db_step(st);
+    db_stmt_done(st);
+    if (r < 0) goto fail;
+  }
+  if (db_commit(db) < 0) goto fail;
+  return 0;
+fail:
+  db_rollback(db);
+  return -1;
+}

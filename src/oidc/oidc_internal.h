@@ -49,6 +49,13 @@ typedef struct oidc_client {
  * 0 not, -1 error. */
 int oidc_client_load(arena_t *a, db_t *db, const char *client_id, oidc_client_t *c);
 bool oidc_json_has_string(const json_t *arr, const char *s);
+/* true when uri is one of the registered redirect (or post-logout) URIs, compared byte
+ * for byte; a registered entry that starts with '/' (cityos' own screens, see
+ * oidc_builtin_clients) stands for the issuer's origin followed by that path, so it
+ * follows public_url (or the Host header when public_url is empty). */
+bool oidc_uri_registered(http_req_t *req, const json_t *arr, const char *uri);
+/* Registers or updates the first-party clients of cityos' own screens (at start). */
+int oidc_builtin_clients(db_t *db);
 /* true when every space-separated word of scope is in allowed. */
 bool oidc_scope_subset(const char *scope, const char *allowed);
 bool oidc_scope_has(const char *scope, const char *word);
@@ -68,6 +75,8 @@ char *oidc_url_add(arena_t *a, const char *url, const char *name, const char *va
  * session, its access tokens and refresh families, and queues back-channel logout
  * tokens to the clients that hold tokens of it. Inside the caller's transaction. */
 int oidc_session_end(http_req_t *req, db_t *db, int64_t sid, int64_t account_id);
+/* identity's sign-out hook (see identity_set_logout_hook). */
+int oidc_logout_hook(http_req_t *req, db_t *db);
 
 /* Handlers (the route table is in oidc_routes.c). */
 void oidc_h_discovery(http_req_t *req);

@@ -54,6 +54,26 @@ bool oidc_json_has_string(const json_t *arr, const char *s)
   return false;
 }
 
+bool oidc_uri_registered(http_req_t *req, const json_t *arr, const char *uri)
+{
+  size_t i;
+  json_t *v;
+  if (!uri) return false;
+  const char *iss = oidc_issuer(req);
+  size_t olen = strlen(iss) - strlen("/api/v1/oidc");   /* the origin the issuer is derived from */
+  json_array_foreach(arr, i, v)
+  {
+    const char *r = json_string_value(v);
+    if (!r) continue;
+    if (r[0] == '/') {
+      if (strncmp(uri, iss, olen) == 0 && strcmp(uri + olen, r) == 0) return true;
+    } else if (strcmp(r, uri) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool oidc_scope_has(const char *scope, const char *word)
 {
   size_t wl = strlen(word);

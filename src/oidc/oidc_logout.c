@@ -139,7 +139,7 @@ void oidc_h_logout(http_req_t *req)
   if (plr && *plr) {
     oidc_client_t c;
     int r = client_id && *client_id ? oidc_client_load(req->arena, db, client_id, &c) : 0;
-    if (r <= 0 || !oidc_json_has_string(c.post_logout_redirect_uris, plr)) {
+    if (r <= 0 || !oidc_uri_registered(req, c.post_logout_redirect_uris, plr)) {
       http_reply_error_detail(req, ERR_VALIDATION, json_pack("{s:s}", "field", "post_logout_redirect_uri"),
                               "post_logout_redirect_uri is not registered for this client");
       goto done;
@@ -163,6 +163,23 @@ done:
   json_decref(claims);
   json_decref(hdr);
   db_pool_release(app->db, db);
+}
+
+/* identity's sign-out hook: POST /api/v1/auth/logout ends the provider session too - the
+ * cookie session itself, or, when an access token of one of cityos' screens signs out,
+ * the session it was issued from - with every token issued from it (single sign-out). */
+int oidc_logout_hook(http_req_t *req, db_t *db)
+{
+  const principal_t *pr = req->principal;
+  int64_t sid = pr->session_id;
+  db_stmt_t *st = db_prepare(db, "SELECT session_id FROM oidc_access WHERE token_id = $1");
+  if (!st) return -1;
+  db_bind_int64(st, 1, sid);
+  int r = db_step(st);
+  if (r == DB_ROW) sid = db_col_int64(st, 0);
+  db_stmt_done(st);
+  if (r < 0) return -1;
+  return oidc_session_end(req, db, sid, pr->account_id);
 }
 
 /* --- the back-channel sender ------------------------------------------------------------------ */

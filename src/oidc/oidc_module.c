@@ -117,9 +117,12 @@ static int oidc_start(app_t *app)
   db_t *db = db_pool_acquire(app->db);
   int rc = db ? oidc_keys_ensure(db) : -1;
   if (rc < 0) log_error(NULL, "msg=\"oidc signing keys could not be made\" err=\"%s\"", db ? db_errmsg(db) : "pool");
+  if (rc == 0 && (rc = oidc_builtin_clients(db)) < 0)
+    log_error(NULL, "msg=\"oidc first-party clients could not be registered\" err=\"%s\"", db_errmsg(db));
   db_pool_release(app->db, db);
   if (rc < 0) return -1;
   identity_set_session_gate(oidc_mfa_gate);
+  identity_set_logout_hook(oidc_logout_hook);
   oidc_backchannel_start(app);
   return 0;
 }
@@ -129,6 +132,7 @@ static void oidc_stop(app_t *app)
   (void)app;
   oidc_backchannel_stop();
   identity_set_session_gate(NULL);
+  identity_set_logout_hook(NULL);
   oidc_keys_cache_clear();
 }
 
