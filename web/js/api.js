@@ -1,5 +1,7 @@
-// The JSON API client. Same origin only; the session travels in the HttpOnly cookie
-// cityos_session, so requests send credentials: 'same-origin' and never hold a token.
+// The JSON API client. Same origin only. In the root shell the session travels in the
+// HttpOnly cookie cityos_session (credentials: 'same-origin', no token in the page); the
+// single sign-on screens (portal, console, ops) call setAuth() and send their own OIDC
+// access token as Authorization: Bearer instead, refreshing it once on a 401.
 
 export class ApiError extends Error {
   /**
@@ -18,6 +20,19 @@ export class ApiError extends Error {
 }
 
 const unauthorizedListeners = new Set();
+let auth = null;
+
+/** Bearer mode: a = { token() -> string|null, refresh() -> Promise<boolean> }, or null. */
+export function setAuth(a) {
+  auth = a;
+}
+
+/** The Authorization header of the current access token ({} in cookie mode), for the
+ *  few requests that do not go through api() (e.g. Open311). */
+export function authHeaders() {
+  const tok = auth && auth.token();
+  return tok ? { Authorization: `Bearer ${tok}` } : {};
+}
 
 /** fn() runs when a request that needed a session answers 401 (the session ended). */
 export function onUnauthorized(fn) {
@@ -49,11 +64,26 @@ export async function api(path, opts = {}) {
     init.body = JSON.stringify(opts.body);
   }
   let res;
-  try {
-    res = await fetch(path, init);
-  } catch (e) {
-    if (e && e.name === 'AbortError') throw e;
-    throw new ApiError(0, 'network', String(e && e.message));
+  for (let attempt = 0; ; attempt++) {
+    const bearer = authHeaders();
+    if (bearer.Authorization) {
+      init.headers.Authorization = bearer.Authorization;
+      init.credentials = 'omit';
+    }
+    try {
+      res = await fetch(path, init);
+    } catch (e) {
+      if (e && e.name === 'AbortError') throw e;
+      throw new ApiError(0, 'network', String(e && e.message));
+    }
+    if (res.status !== 401 || !bearer.Authorization || attempt > 0) break;
+    let renewed = false;
+    try {
+      renewed = await auth.refresh();
+    } catch {
+      renewed = false;
+    }
+    if (!renewed) break;
   }
   const text = await res.text();
   let body = null;

@@ -2,7 +2,7 @@
 // photo from the camera, location from the phone or a pin on the map, description),
 // "my reports" with notifications and reopening, and, for officers holding
 // reports.handle, a queue with map, filters and actions. Vietnamese first.
-import { api, qs, ApiError } from './api.js';
+import { api, qs, ApiError, authHeaders } from './api.js';
 import { h, clear } from './dom.js';
 import { t, addMessages, getLang } from '../i18n.js';
 
@@ -70,7 +70,7 @@ function isOfficer(p) {
 
 async function o311(path, opts = {}) {
   const res = await fetch(`/open311/v2/${path}${path.includes('?') ? '&' : '?'}lang=${getLang()}`, {
-    credentials: 'same-origin', ...opts,
+    credentials: 'same-origin', headers: authHeaders(), ...opts,
   });
   const body = await res.json().catch(() => null);
   if (!res.ok) throw new ApiError(res.status, 'open311', (body && body[0] && body[0].description) || res.statusText);

@@ -44,6 +44,12 @@ async function load() {
     show('oidc-login');
     return;
   }
+  if (req.first_party) {
+    // cityos' own screens: signing in is the consent (single sign-on across them)
+    status(`Đang chuyển tới ${req.client_name}… (Continuing.)`);
+    await decide(true);
+    return;
+  }
   $('oidc-client').textContent = req.client_name;
   $('oidc-user').textContent = req.user || '';
   const ul = $('oidc-scopes');
