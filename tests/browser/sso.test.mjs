@@ -116,6 +116,23 @@ test('one sign-in serves the portal, the console and the operations center; one 
   });
   assert.equal(bearer, 401, 'without the token a request is anonymous');
 
+  // An access token that stops working is replaced with the refresh token (rotated).
+  await portal.evaluate(() => {
+    const k = 'cityos.sso.cityos-portal';
+    const t = JSON.parse(sessionStorage.getItem(k));
+    sessionStorage.setItem(k, JSON.stringify({ ...t, access_token: 'cs_not-a-token' }));
+    window.dispatchEvent(new Event('focus'));   // the screen checks its sign-in
+  });
+  await portal.waitForFunction(() => {
+    const t = JSON.parse(sessionStorage.getItem('cityos.sso.cityos-portal') || 'null');
+    return t && t.access_token !== 'cs_not-a-token';
+  });
+  const renewed = await tokensOf(portal, 'cityos-portal');
+  assert.notEqual(renewed.refresh_token, held.portal.refresh_token);
+  assert.equal(renewed.sid, held.portal.sid);
+  assert.equal(await portal.locator('[data-testid=session]').isVisible(), true);
+  held.portalRenewed = renewed;
+
   // 4. Sign out in the console: back at the console, signed out.
   await consoleP.bringToFront();
   await consoleP.click('[data-testid=sso-signout]');
