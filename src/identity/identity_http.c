@@ -336,7 +336,7 @@ static const http_route_t IDENTITY_ROUTES[] = {
   {"POST", "/api/v1/auth/login", identity_h_login, HTTP_PUBLIC, IDENTITY_BODY_SMALL,
    "Sign in with user name and password; returns a session token and sets the cookie"},
   {"POST", "/api/v1/auth/logout", identity_h_logout, HTTP_SIGNED_IN, 256,
-   "Sign out: revokes the token and clears the cookie"},
+   "Sign out: revokes the token, clears the cookie, ends the OIDC provider session"},
   {"GET", "/api/v1/me", identity_h_me, HTTP_SIGNED_IN, 0, "The signed-in account, its roles and grants"},
   {"POST", "/api/v1/me/password", identity_h_password, HTTP_SIGNED_IN, IDENTITY_BODY_SMALL,
    "Change your password; signs out your other sessions"},
