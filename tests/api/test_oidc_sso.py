@@ -225,3 +225,17 @@ def test_screen_token_logout_ends_the_provider_session(server, person):
     gone(server, tokens)
     me = requests.get(server.url + "/api/v1/me", cookies={"cityos_session": cookie})
     assert me.status_code == 401
+
+
+def test_a_session_owing_a_second_factor_gets_the_page(server, admin):
+    """No code without the second factor: a pending session is anonymous at authorize."""
+    username, pw = unique("sso2fa"), "Mat-khau-SSO-2026!"
+    r = admin.post("/api/v1/users", json={"kind": "official", "username": username, "full_name": "Lê Thị Hai Lớp",
+                                          "password": pw, "unit": "00004",
+                                          "roles": [{"role": "officer", "unit": "00004"}]})
+    assert r.status_code == 201, r.text
+    r = admin.req("PUT", f"/api/v1/oidc/mfa/accounts/{r.json()['id']}", json={"required": True})
+    assert r.status_code == 200, r.text
+    cookie = sign_in(server, username, pw)
+    r, _, _ = authorize(server, "cityos-console", cookie)
+    assert r.status_code == 302 and r.headers["Location"].startswith("/sso/authorize.html?request=")
