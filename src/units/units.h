@@ -4,8 +4,12 @@
  * from 2025-07-01). The hierarchy is data: any depth works.
  *
  * Units are keyed by (era, code) or by internal id; codes repeat across eras.
- * The units cache is loaded from the database at start and is read-only afterwards,
- * so lookups need no lock. It holds every era; one is active (config units_era).
+ * The units cache is loaded from the database at start. Each load is an immutable
+ * snapshot, so lookups need no lock; `serve` checks the tables every few seconds and,
+ * when an import (on any node) changed them, swaps in a new snapshot. Earlier snapshots
+ * stay allocated until the cache is freed, so pointers a request holds stay valid
+ * (imports are rare; each snapshot of Hanoi is about a megabyte).
+ * It holds every era; one is active (config units_era).
  */
 #ifndef CITYOS_UNITS_H
 #define CITYOS_UNITS_H
@@ -29,11 +33,16 @@ typedef struct unit {
   size_t nchildren;
   const struct unit **children;   /* sorted by code */
   bool has_boundary;
+  const char *json;        /* the API's JSON of this unit (pre-rendered) */
+  size_t json_len;
 } unit_t;
 
 /* Loads every era from the units tables. NULL on failure (reason in errbuf). */
 units_cache_t *units_cache_load(db_t *db, const char *active_era, char *errbuf, size_t errlen);
 void units_cache_free(units_cache_t *c);
+/* Loads a new snapshot when the units tables changed since the last load (or always
+ * with force). 1 reloaded, 0 unchanged, -1 error (the current snapshot stays). */
+int units_cache_reload(units_cache_t *c, db_t *db, bool force, char *errbuf, size_t errlen);
 
 const char *units_active_era(const units_cache_t *c);
 bool units_era_exists(const units_cache_t *c, const char *era);

@@ -83,7 +83,7 @@ static int match_score(const unit_t *u, const char *q) {
 }
 
 static void search(http_req_t *req, app_t *app, const char *era, const char *q, int limit, int offset) {
-  const units_cache_t *c = app->units;
+  const units_snap_t *c = units_snap(app->units);
   char *folded = text_fold_arena(req->arena, q);
   if (!folded) {
     http_reply_error_detail(req, ERR_BAD_REQUEST, json_pack("{s:s}", "field", "q"), "q is not valid UTF-8");
@@ -108,7 +108,7 @@ static void search(http_req_t *req, app_t *app, const char *era, const char *q, 
   json_t *items = json_array();
   for (size_t i = (size_t)offset; i < nh && i < (size_t)offset + (size_t)limit; i++) {
     json_t *b = unit_brief(hits[i].u);
-    const unit_t *p = hits[i].u->parent_id ? units_by_id(c, hits[i].u->parent_id) : NULL;
+    const unit_t *p = hits[i].u->parent_id ? units_by_id(app->units, hits[i].u->parent_id) : NULL;
     json_object_set_new(b, "parent", p ? json_pack("{s:s, s:s}", "code", p->code, "name", p->name) : json_null());
     json_array_append_new(items, b);
   }
@@ -281,16 +281,17 @@ static void handle_locate(http_req_t *req) {
 
 static void handle_eras(http_req_t *req) {
   app_t *app = req->app;
-  const units_cache_t *c = app->units;
+  const units_snap_t *c = units_snap(app->units);
+  const char *active = units_active_era(app->units);
   json_t *items = json_array();
   for (size_t i = 0; i < c->neras; i++) {
     const era_t *e = &c->eras[i];
     json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:b, s:b}", "name", e->name, "description",
                                            e->description, "units", (json_int_t)e->nunits, "active",
-                                           strcmp(e->name, c->active_era) == 0, "has_boundaries",
+                                           strcmp(e->name, active) == 0, "has_boundaries",
                                            e->boundaries != NULL));
   }
-  http_reply_json(req, 200, json_pack("{s:o, s:s}", "items", items, "active", c->active_era));
+  http_reply_json(req, 200, json_pack("{s:o, s:s}", "items", items, "active", active));
 }
 
 static const http_route_t ROUTES[] = {

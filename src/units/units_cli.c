@@ -1,6 +1,9 @@
 #include "base/common.h"
 #include "module.h"
 #include "units/units.h"
+#include "base/log.h"
+#include <pthread.h>
+#include <time.h>
 
 static int cmd_import(app_t *app, int argc, char **argv) {
   const config_t *cfg = app ? app->cfg : NULL;
@@ -61,6 +64,59 @@ static const cli_command_t UNITS_COMMANDS[] = {
    false},
 };
 
+/* --- `serve`: pick up imports made while running (on this node or another) ------------ */
+
+#define UNITS_RECHECK_S 5
+
+static struct {
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool running, stop;
+} g_watch = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void *watch_main(void *arg) {
+  app_t *app = arg;
+  pthread_mutex_lock(&g_watch.lock);
+  while (!g_watch.stop) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += UNITS_RECHECK_S;
+    pthread_cond_timedwait(&g_watch.cond, &g_watch.lock, &ts);
+    if (g_watch.stop) break;
+    pthread_mutex_unlock(&g_watch.lock);
+    db_t *db = db_pool_acquire(app->db);
+    if (db) {
+      char err[256] = "";
+      int rc = units_cache_reload(app->units, db, false, err, sizeof err);
+      db_pool_release(app->db, db);
+      if (rc > 0) log_info(NULL, "msg=\"units reloaded: the units tables changed\"");
+      if (rc < 0) log_warn(NULL, "msg=\"units reload failed; keeping the loaded units\" err=\"%s\"", err);
+    }
+    pthread_mutex_lock(&g_watch.lock);
+  }
+  pthread_mutex_unlock(&g_watch.lock);
+  return NULL;
+}
+
+static int units_start(app_t *app) {
+  g_watch.stop = false;
+  if (pthread_create(&g_watch.thread, NULL, watch_main, app) != 0) return -1;
+  g_watch.running = true;
+  return 0;
+}
+
+static void units_stop(app_t *app) {
+  (void)app;
+  if (!g_watch.running) return;
+  pthread_mutex_lock(&g_watch.lock);
+  g_watch.stop = true;
+  pthread_cond_signal(&g_watch.cond);
+  pthread_mutex_unlock(&g_watch.lock);
+  pthread_join(g_watch.thread, NULL);
+  g_watch.running = false;
+}
+
 static const module_t UNITS_MODULE = {
   .name = "units",
   .order = 10,
@@ -68,5 +124,7 @@ static const module_t UNITS_MODULE = {
   .routes = units_routes,
   .commands = UNITS_COMMANDS,
   .ncommands = ARRAY_LEN(UNITS_COMMANDS),
+  .start = units_start,
+  .stop = units_stop,
 };
 MODULE_REGISTER(UNITS_MODULE)

@@ -18,9 +18,11 @@ typedef struct era {
   size_t boundaries_len;
 } era_t;
 
-struct units_cache {
+/* One immutable load of the units tables. The cache handle (units_cache.c) points at
+ * the current one and keeps earlier ones until it is freed. */
+typedef struct units_snap {
   arena_t *arena;
-  char *active_era;
+  struct units_snap *next_retired;
   unit_t *units;                 /* sorted by id */
   char **json;                   /* pre-rendered JSON of units[i] */
   size_t *json_len;
@@ -29,9 +31,11 @@ struct units_cache {
   size_t hcap;
   era_t *eras;
   size_t neras;
-};
+} units_snap_t;
 
 const era_t *units_era(const units_cache_t *c, const char *era);
+/* The current snapshot (valid while the cache lives, even after a reload). */
+const units_snap_t *units_snap(const units_cache_t *c);
 /* The pre-rendered JSON of a unit (persistent while the cache lives). */
 const char *units_json(const units_cache_t *c, const unit_t *u, size_t *len);
 

@@ -1,5 +1,9 @@
 """Administrative units: two eras, the tree, search without diacritics, locate."""
-from conftest import assert_error
+import time
+
+import requests
+
+from conftest import assert_error, unique
 
 
 def test_eras(anon):
@@ -114,3 +118,38 @@ def test_boundaries(anon):
     assert one.status_code == 200 and one.json()["geometry"]["type"] in ("Polygon", "MultiPolygon")
     # Wards of 2024 have no shipped boundary.
     assert_error(anon.get("/api/v1/units/00004/boundary?era=2024"), 404, "not_found")
+
+
+def test_import_while_running_is_picked_up_without_restart(fresh_server, tmp_path):
+    """`cityos import units` against the database of a running server (any node): the
+    server sees the new era and a renamed unit within seconds, no restart needed."""
+    s = fresh_server
+    era = unique("t")
+    csv = tmp_path / "units.csv"
+    csv.write_text("level,code,name,type,parent_code\n"
+                   "province,01,Thành phố Thử Nghiệm,thành phố trực thuộc trung ương,\n"
+                   "ward,00070,Phường Tạm Thời,phường,01\n")
+    assert requests.get(s.url + "/api/v1/units/00070", params={"era": era}).status_code == 404
+    s.cli("import", "units", str(csv), "--era", era, check=True)
+    deadline = time.time() + 20
+    r = None
+    while time.time() < deadline:
+        r = requests.get(s.url + "/api/v1/units/00070", params={"era": era})
+        if r.status_code == 200:
+            break
+        time.sleep(0.5)
+    assert r is not None and r.status_code == 200, r.text
+    assert r.json()["name"] == "Phường Tạm Thời" and r.json()["parent"]["code"] == "01"
+    assert era in [e["name"] for e in requests.get(s.url + "/api/v1/eras").json()["items"]]
+    # A second import renames the ward; search (diacritic-free) finds the new name.
+    csv.write_text("level,code,name,type,parent_code\nward,00070,Phường Đổi Tên,phường,01\n")
+    s.cli("import", "units", str(csv), "--era", era, check=True)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        r = requests.get(s.url + "/api/v1/units", params={"era": era, "q": "doi ten"})
+        if r.status_code == 200 and r.json()["items"]:
+            break
+        time.sleep(0.5)
+    assert [u["code"] for u in r.json()["items"]] == ["00070"], r.text
+    # The active era is untouched.
+    assert requests.get(s.url + "/api/v1/units/00070").json()["name"] == "Phường Hoàn Kiếm"
