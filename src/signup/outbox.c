@@ -371,10 +371,15 @@ static const http_route_t *outbox_routes(size_t *n)
   return OUTBOX_ROUTES;
 }
 
+/* `cityos outbox send --smtp HOST:PORT --from ADDRESS` (outbox_smtp.c): one command. */
+extern const cli_command_t OUTBOX_COMMANDS[1];
+
 static const module_t OUTBOX_MODULE = {
   .name = "outbox",
   .order = 111,
   .migrations = outbox_migrations,
   .routes = outbox_routes,
+  .commands = OUTBOX_COMMANDS,
+  .ncommands = 1,
 };
 MODULE_REGISTER(OUTBOX_MODULE)

@@ -228,3 +228,91 @@ def test_two_claimers_on_two_nodes_never_share_a_message(server):
     assert len(ids) == len(set(ids)), "a message was leased twice"
     assert {d for g in got for _, d in g} == dests
     assert sum(1 for g in got if g) >= 2, "only one claimer got work; the test proved nothing"
+
+
+class FakeRelay:
+    """A small SMTP relay on 127.0.0.1 that keeps what it is given; RCPT to an address
+    with "reject" in it answers 550."""
+
+    def __init__(self):
+        import socketserver
+        relay = self
+        self.mails = []
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                w = lambda s: self.wfile.write(s.encode())  # noqa: E731
+                w("220 fake relay\r\n")
+                rcpt = None
+                while True:
+                    line = self.rfile.readline().decode()
+                    if not line:
+                        return
+                    verb = line[:4].upper()
+                    if verb == "EHLO":
+                        w("250-fake\r\n250 8BITMIME\r\n")
+                    elif verb == "RCPT":
+                        rcpt = line
+                        w("550 5.1.1 no such mailbox\r\n" if "reject" in line else "250 ok\r\n")
+                    elif verb == "DATA":
+                        w("354 go on\r\n")
+                        data = b""
+                        while not data.endswith(b"\r\n.\r\n"):
+                            chunk = self.rfile.readline()
+                            if not chunk:
+                                return
+                            data += chunk
+                        relay.mails.append((rcpt, data.decode()))
+                        w("250 queued\r\n")
+                    elif verb == "QUIT":
+                        w("221 bye\r\n")
+                        return
+                    else:
+                        w("250 ok\r\n")
+
+        self.srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.srv.daemon_threads = True
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_cli_sends_the_email_outbox_through_smtp(server):
+    import base64
+    import email
+    import email.header
+    gw = gateway(server)
+    drain(gw)
+    tag = unique("thu")
+    good, bad = f"{tag}@example.vn", f"reject.{tag}@example.vn"
+    for d in (good, bad):
+        server.sql("INSERT INTO notification_outbox (channel, destination, subject, body, created_at) VALUES"
+                   f" ('email', '{d}', 'Đăng ký tài khoản cityos', 'Mã xác nhận của bạn là 654321. Hà Nội', 1)")
+    (sms,) = queue(server, 1, "sms")
+    relay = FakeRelay()
+    try:
+        out = server.cli("outbox", "send", "--smtp", f"127.0.0.1:{relay.port}", "--from", "cityos@hanoi.gov.vn",
+                         "--once")
+    finally:
+        relay.close()
+    assert out.returncode == 0, out.stderr
+    assert "1 sent, 1 failed" in out.stdout, out.stdout
+    (rcpt, data), = relay.mails
+    assert good in rcpt
+    msg = email.message_from_string(data.replace("\r\n", "\n"))
+    assert msg["To"] == f"<{good}>" and msg["From"] == "<cityos@hanoi.gov.vn>"
+    assert str(email.header.make_header(email.header.decode_header(msg["Subject"]))) == "Đăng ký tài khoản cityos"
+    assert base64.b64decode(msg.get_payload()).decode() == "Mã xác nhận của bạn là 654321. Hà Nội"
+    (g,) = server.sql(f"SELECT body, sent_at, attempts FROM notification_outbox WHERE destination = '{good}'")
+    assert g[0] == "" and g[1] != "" and g[2] == "1"
+    (b,) = server.sql(f"SELECT body, sent_at, attempts, last_error, next_at FROM notification_outbox"
+                      f" WHERE destination = '{bad}'")
+    assert b[0] != "" and b[1] == "" and b[2] == "1" and "550" in b[3] and int(b[4]) > 0
+    (s,) = server.sql(f"SELECT attempts FROM notification_outbox WHERE destination = '{sms}'")
+    assert s[0] == "0"                                         # the SMS channel is left to its gateway
+    actors = {r[0] for r in server.sql("SELECT actor_kind FROM audit_log WHERE action = 'outbox.claim'"
+                                       " AND detail LIKE '%smtp%'")}
+    assert actors == {"system"}
