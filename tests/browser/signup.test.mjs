@@ -108,7 +108,15 @@ test('sign up from the register with a code from the gateway, sign in, reset the
     });
     page.on('request', (r) => { if (!r.url().startsWith(BASE) && !r.url().startsWith('data:')) foreign.push(r.url()); });
     try {
+      // the provider's sign-in page links here; coming from a sign-in request, the links lead back to it
+      const signin = await (await fetch(`${BASE}/sso/authorize.html`)).text();
+      assert.match(signin, /href="\/sso\/signup\.html"/);
+      assert.match(signin, /href="\/sso\/reset\.html"/);
+      await page.goto(`${BASE}/sso/signup.html?request=abc123`);
+      assert.equal(await page.getAttribute('[data-testid=su-signin]', 'href'), '/sso/authorize.html?request=abc123');
+      assert.equal(await page.getAttribute('a[data-carry]', 'href'), '/sso/reset.html?request=abc123');
       await page.goto(`${BASE}/sso/signup.html`);
+      assert.equal(await page.getAttribute('[data-testid=su-signin]', 'href'), '/');
       assert.match(await page.textContent('h1'), /Đăng ký tài khoản công dân/);
       await noSideScroll(page);
 
