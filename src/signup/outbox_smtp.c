@@ -86,6 +86,9 @@ static bool smtp_cmd(smtp_t *s, const char *cmd, int want, char *err, size_t err
   }
   int code = smtp_reply(s, msg, sizeof msg);
   if (code / 100 != want) {
+    /* the relay's words become last_error and audit text: printable ASCII only */
+    for (char *c = msg; code >= 0 && *c; c++)
+      if (*c < ' ' || *c >= 127) *c = '?';
     snprintf(err, errlen, "SMTP %s", code < 0 ? "connection lost" : msg);
     return false;
   }

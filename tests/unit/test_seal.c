@@ -113,5 +113,6 @@ int main(void)
   test_text();
   test_key_file();
   test_outbox_backoff();
+  seal_key_clear();
   return check_summary();
 }
