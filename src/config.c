@@ -38,6 +38,7 @@ static const key_def_t KEYS[] = {
   I("auto_import", auto_import, 0, 1, "import the shipped Hanoi data into an empty database"),
   S("mqtt", mqtt, "MQTT broker for sensor ingestion: mqtt://HOST:PORT (empty: off)"),
   S("public_url", public_url, "public base URL used in links, QR codes and the OIDC issuer"),
+  S("master_key_file", master_key_file, "file of the key sealing secrets at rest (default <db>.key for SQLite)"),
 };
 
 static char *dupstr(const char *s) {
@@ -91,6 +92,7 @@ void config_defaults(config_t *cfg) {
   cfg->auto_import = 1;
   cfg->mqtt = dupstr("");
   cfg->public_url = dupstr("");
+  cfg->master_key_file = dupstr("");
 }
 
 static const key_def_t *find_key(const char *key) {

@@ -32,6 +32,7 @@ typedef struct config {
   int auto_import;         /* serve: import the shipped reference data into an empty db: 1 */
   char *mqtt;              /* MQTT broker URL for sensor ingestion ("mqtt://HOST:PORT"); "" = off */
   char *public_url;        /* the public base URL (QR codes, OIDC issuer); "" = http://<listen>/ */
+  char *master_key_file;   /* key sealing secrets at rest; "" = <db>.key (SQLite), ./cityos-master.key */
 } config_t;
 
 /* Fills cfg with defaults. */

@@ -32,6 +32,15 @@ void oidc_keys_cache_clear(void);
 /* Makes sure an active RS256 and ES256 key exist. 0 or -1. */
 int oidc_keys_ensure(db_t *db);
 
+/* Secrets at rest (oidc_seal.c, base/seal.h): the associated data binding a sealed
+ * TOTP seed to its account and a sealed private key to its kid. */
+#define OIDC_AD_MAX 48
+const char *oidc_totp_ad(char buf[OIDC_AD_MAX], int64_t account_id);
+const char *oidc_key_ad(char buf[OIDC_AD_MAX], const char *kid);
+/* At start: loads (or makes) the master key, checks it against the database, seals
+ * the secrets still stored in clear. 0 or -1 (logged: serve must not start). */
+int oidc_seal_start(app_t *app, db_t *db);
+
 typedef struct oidc_client {
   const char *client_id;
   const char *name;

@@ -3,10 +3,12 @@
 #include "audit/audit.h"
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/seal.h"
 #include "config.h"
 
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <sodium.h>
 
 /*
  * Signing keys (generation, rotation, publication), the discovery document, JWKS, and
@@ -166,7 +168,17 @@ static EVP_PKEY *key_cached(const char *kid, const char *pem)
     }
   pthread_mutex_unlock(&key_cache_mu);
   if (k) return k;
-  k = oidc_key_load(pem);
+  /* stored sealed (base/seal.h), bound to its kid */
+  arena_t *a = arena_new(8192);
+  char ad[OIDC_AD_MAX];
+  char *clear = a && pem ? seal_open_text(a, pem, oidc_key_ad(ad, kid)) : NULL;
+  if (clear) {
+    k = oidc_key_load(clear);
+    sodium_memzero(clear, strlen(clear));
+  } else if (pem) {
+    log_error(NULL, "msg=\"signing key does not open with the master key\" kid=\"%s\"", kid);
+  }
+  if (a) arena_free(a);
   if (!k || strlen(kid) >= sizeof key_cache[0].kid) return k;
   pthread_mutex_lock(&key_cache_mu);
   size_t slot = key_cache_n < KEY_CACHE_MAX ? key_cache_n++ : 0;   /* full: replace the oldest */
@@ -196,12 +208,15 @@ static int key_insert(db_t *db, const char *alg)
   char *pem = a ? oidc_key_generate(a, alg) : NULL;
   char kid[17];
   random_hex(kid, 8);
-  if (!pem) goto done;
+  char ad[OIDC_AD_MAX];
+  char *sealed = pem ? seal_text(a, pem, oidc_key_ad(ad, kid)) : NULL;
+  if (pem) sodium_memzero(pem, strlen(pem));
+  if (!sealed) goto done;
   db_stmt_t *st = db_prepare(db, "INSERT INTO oidc_keys (kid, alg, private_pem, created_at) VALUES ($1, $2, $3, $4)");
   if (!st) goto done;
   db_bind_text(st, 1, kid);
   db_bind_text(st, 2, alg);
-  db_bind_text(st, 3, pem);
+  db_bind_text(st, 3, sealed);
   db_bind_int64(st, 4, clock_now_ms());
   rc = db_step(st) < 0 ? -1 : 0;
   db_stmt_done(st);

@@ -2,6 +2,7 @@
 #include "oidc/oidc_internal.h"
 #include "audit/audit.h"
 #include "base/log.h"
+#include "base/seal.h"
 #include "identity/identity.h"
 
 #include <jansson.h>
@@ -299,7 +300,7 @@ void oidc_mfa_enrol(http_req_t *req)
 {
   app_t *app = req->app;
   const principal_t *p = req->principal;
-  uint8_t secret[OIDC_TOTP_SECRET_BYTES];
+  uint8_t secret[OIDC_TOTP_SECRET_BYTES], sealed[OIDC_TOTP_SECRET_BYTES + SEAL_OVERHEAD];
   char b32[64];
   db_t *db = mfa_db(req);
   if (!db) return;
@@ -315,13 +316,15 @@ void oidc_mfa_enrol(http_req_t *req)
   }
   random_bytes(secret, sizeof secret);
   oidc_base32_encode(secret, sizeof secret, b32, sizeof b32);
+  char ad[OIDC_AD_MAX];
+  if (seal_bytes(secret, sizeof secret, oidc_totp_ad(ad, p->account_id), sealed) < 0) goto db_fail;
   db_stmt_t *st = db_prepare(db, "INSERT INTO oidc_totp (account_id, secret, confirmed_at, last_step, created_at)"
                                  " VALUES ($1, $2, NULL, -1, $3) ON CONFLICT (account_id) DO UPDATE SET"
                                  " secret = excluded.secret, confirmed_at = NULL, last_step = -1,"
                                  " created_at = excluded.created_at");
   if (!st) goto db_fail;
   db_bind_int64(st, 1, p->account_id);
-  db_bind_blob(st, 2, secret, sizeof secret);
+  db_bind_blob(st, 2, sealed, sizeof sealed);
   db_bind_int64(st, 3, clock_now_ms());
   int r = db_step(st);
   db_stmt_done(st);
@@ -382,15 +385,24 @@ static void mfa_check(http_req_t *req, bool confirm)
   size_t keylen = 0;
   bool confirmed = false;
   int64_t last_step = -1;
+  bool opened = false;
   if (r == DB_ROW) {
-    const void *k = db_col_blob(st, 0, &keylen);
-    if (keylen > sizeof key) keylen = sizeof key;
-    memcpy(key, k, keylen);
+    size_t slen = 0;
+    const void *k = db_col_blob(st, 0, &slen);
+    char ad[OIDC_AD_MAX];
+    opened = seal_open_bytes(k, slen, oidc_totp_ad(ad, p->account_id), key, sizeof key, &keylen) == 0;
     confirmed = !db_col_is_null(st, 1);
     last_step = db_col_int64(st, 2);
   }
   db_stmt_done(st);
   if (r < 0) goto db_fail;
+  if (r == DB_ROW && !opened) {   /* another master key, or a row copied from another account */
+    log_error(req->request_id, "msg=\"TOTP secret does not open with the master key\" account=%lld",
+              (long long)p->account_id);
+    db_rollback(db);
+    http_reply_error(req, ERR_INTERNAL, NULL);
+    goto done;
+  }
   if (r != DB_ROW || confirmed == confirm) {
     db_rollback(db);
     http_reply_error(req, ERR_CONFLICT, confirm ? "Start the enrolment first (POST /api/v1/me/totp/enrol)"

@@ -1,6 +1,7 @@
 #include "base/common.h"
 #include "oidc/oidc_internal.h"
 #include "base/log.h"
+#include "base/seal.h"
 #include "identity/identity.h"
 #include "module.h"
 
@@ -100,9 +101,18 @@ static const char OIDC_SQL_2[] =
     "INSERT INTO role_permissions (role, permission) VALUES"
     "  ('oidc_admin', 'oidc.clients'), ('oidc_admin', 'oidc.keys') ON CONFLICT DO NOTHING;";
 
+/* The check value of the master key sealing oidc_totp.secret and oidc_keys.private_pem
+ * (oidc_seal.c): a node with another key refuses to start. */
+static const char OIDC_SQL_3[] =
+    "CREATE TABLE server_keys ("
+    "  name TEXT PRIMARY KEY,"
+    "  check_value TEXT NOT NULL,"
+    "  created_at BIGINT NOT NULL);";
+
 static const db_migration_t OIDC_MIGRATIONS[] = {
   {"oidc", 1, OIDC_SQL_1},
   {"oidc", 2, OIDC_SQL_2},
+  {"oidc", 3, OIDC_SQL_3},
 };
 
 const db_migration_t *oidc_migrations(db_kind_t kind, size_t *n)
@@ -115,8 +125,11 @@ const db_migration_t *oidc_migrations(db_kind_t kind, size_t *n)
 static int oidc_start(app_t *app)
 {
   db_t *db = db_pool_acquire(app->db);
-  int rc = db ? oidc_keys_ensure(db) : -1;
-  if (rc < 0) log_error(NULL, "msg=\"oidc signing keys could not be made\" err=\"%s\"", db ? db_errmsg(db) : "pool");
+  int rc = db ? oidc_seal_start(app, db) : -1;
+  if (rc == 0) {
+    rc = oidc_keys_ensure(db);
+    if (rc < 0) log_error(NULL, "msg=\"oidc signing keys could not be made\" err=\"%s\"", db_errmsg(db));
+  }
   if (rc == 0 && (rc = oidc_builtin_clients(db)) < 0)
     log_error(NULL, "msg=\"oidc first-party clients could not be registered\" err=\"%s\"", db_errmsg(db));
   db_pool_release(app->db, db);
@@ -134,6 +147,7 @@ static void oidc_stop(app_t *app)
   identity_set_session_gate(NULL);
   identity_set_logout_hook(NULL);
   oidc_keys_cache_clear();
+  seal_key_clear();
 }
 
 static const module_t OIDC_MODULE = {

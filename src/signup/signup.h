@@ -26,9 +26,9 @@
  * spent or exhausted code all answer 422 on "code" alike.
  *
  * Outbox (table notification_outbox: id, channel, destination, subject, body,
- * created_at, sent_at NULL): the message (Vietnamese) is written in the transaction of
- * the code; a gateway sends rows with sent_at NULL and sets sent_at. The body holds the
- * code in clear (the gateway needs it): a gateway should delete or blank sent rows.
+ * created_at, sent_at NULL, and the gateway's columns): the message (Vietnamese) is
+ * written in the transaction of the code; an SMS or mail gateway drains it through the
+ * outbox routes (signup/outbox.h, docs/OUTBOX.md), which blank the body once sent.
  *
  * finish (sign-up) creates the account with identity_account_insert (kind citizen,
  * user name = CCCD, full name / birth date / sex from the register, the identity

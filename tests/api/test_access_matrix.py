@@ -95,6 +95,9 @@ KNOWN_ROUTES = {
     # code and the per-CCCD / per-address throttle (tests/api/test_signup.py)
     "POST /api/v1/signup/start": R(),
     "POST /api/v1/signup/finish": R(),
+    "POST /api/v1/outbox/claim": R(),
+    "POST /api/v1/outbox/{id}/sent": R({"id": "1"}),
+    "POST /api/v1/outbox/{id}/failed": R({"id": "1"}),
     "POST /api/v1/password-reset/start": R(),
     "POST /api/v1/password-reset/finish": R(),
     # services
