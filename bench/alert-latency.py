@@ -34,7 +34,7 @@ BIN = os.environ.get("CITYOS_BIN", os.path.join(ROOT, "build", "cityos"))
 
 def start_server(db, tmp):
     common = ["--db", db, "--data-dir", os.path.join(ROOT, "data"), "--web-dir", os.path.join(ROOT, "web"),
-              "--argon-ops", "1", "--argon-mem-kib", "8192"]
+              "--argon-ops", "1", "--argon-mem-kib", "8192", "--mfa-officials", "0"]
     pw = "Bench-password-2026!"
     subprocess.run([BIN, "user", "add", "--kind", "official", "--username", "bench", "--name", "Bench",
                     "--role", "admin", "--password", pw] + common, check=True, capture_output=True)

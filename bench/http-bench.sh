@@ -28,7 +28,7 @@ db="$work/bench.db"
 pw="Bench-password-2026"
 build/cityos user add --kind official --username bench --name "Bench" --role admin --password "$pw" \
   --db "$db" >/dev/null
-build/cityos serve --db "$db" --listen 127.0.0.1:18182 --threads "$workers" >"$work/serve.out" 2>"$work/serve.log" &
+build/cityos serve --db "$db" --listen 127.0.0.1:18182 --threads "$workers" --mfa-officials 0 >"$work/serve.out" 2>"$work/serve.log" &
 pids+=($!)
 for _ in $(seq 100); do curl -sf http://127.0.0.1:18182/readyz >/dev/null && curl -sf http://127.0.0.1:18181/ >/dev/null && break; sleep 0.1; done
 

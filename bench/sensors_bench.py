@@ -53,7 +53,8 @@ def main():
     time.sleep(0.3)
     env = dict(os.environ, CITYOS_MQTT=f"mqtt://127.0.0.1:{a.port}", CITYOS_MQTT_CLIENT_ID="bench-node",
                CITYOS_MQTT_BATCH=a.batch)
-    common = ["--db", db, "--data-dir", os.path.join(ROOT, "data"), "--argon-ops", "1", "--argon-mem-kib", "8192"]
+    common = ["--db", db, "--data-dir", os.path.join(ROOT, "data"), "--argon-ops", "1", "--argon-mem-kib", "8192",
+              "--mfa-officials", "0"]
     subprocess.run([BIN, "migrate", "--db", db], check=True, capture_output=True)
     subprocess.run([BIN, "import", "reference", "--db", db, "--data-dir", os.path.join(ROOT, "data")],
                    capture_output=True)

@@ -36,6 +36,8 @@ static const key_def_t KEYS[] = {
   I("argon_ops", argon_ops, 1, 20, "argon2id time cost"),
   I("argon_mem_kib", argon_mem_kib, 8, 4 * 1024 * 1024, "argon2id memory cost in KiB"),
   I("auto_import", auto_import, 0, 1, "import the shipped Hanoi data into an empty database"),
+  I("mfa_officials", mfa_officials, 0, 1,
+    "1: officials need a second factor (TOTP) unless an administrator turned the policy off"),
   S("mqtt", mqtt, "MQTT broker for sensor ingestion: mqtt://HOST:PORT (empty: off)"),
   S("public_url", public_url, "public base URL used in links, QR codes and the OIDC issuer"),
   S("master_key_file", master_key_file, "file of the key sealing secrets at rest (default <db>.key for SQLite)"),
@@ -90,6 +92,7 @@ void config_defaults(config_t *cfg) {
   cfg->argon_ops = 2;
   cfg->argon_mem_kib = 19456;
   cfg->auto_import = 1;
+  cfg->mfa_officials = 1;
   cfg->mqtt = dupstr("");
   cfg->public_url = dupstr("");
   cfg->master_key_file = dupstr("");

@@ -29,6 +29,7 @@ typedef struct config {
   int login_slow_after;    /* failures before slowing down: 3 */
   int argon_ops;           /* argon2id opslimit: 2 */
   int argon_mem_kib;       /* argon2id memlimit in KiB: 19456 */
+  int mfa_officials;       /* officials need a second factor until an administrator sets the policy: 1 */
   int auto_import;         /* serve: import the shipped reference data into an empty db: 1 */
   char *mqtt;              /* MQTT broker URL for sensor ingestion ("mqtt://HOST:PORT"); "" = off */
   char *public_url;        /* the public base URL (QR codes, OIDC issuer); "" = http://<listen>/ */

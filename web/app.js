@@ -160,6 +160,23 @@ function signedOut(noticeKey) {
   el.username.focus();
 }
 
+// A session that still owes the second factor (officials by default) cannot use this shell:
+// the city's sign-in page (reached through the officer console's single sign-on) enrols or
+// asks for the code, and the same session then works here too.
+async function secondFactorOwed() {
+  let t = null;
+  try {
+    t = await api('/api/v1/me/totp', { quiet401: true });
+  } catch {
+    return false;
+  }
+  if (!t || !t.required || t.verified) return false;
+  el.loginNotice.hidden = false;
+  setText(el.loginNotice, 'login.secondFactor');
+  location.assign('/console/');
+  return true;
+}
+
 el.loginForm.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   hideError();
@@ -176,6 +193,7 @@ el.loginForm.addEventListener('submit', async (ev) => {
   el.loginForm.setAttribute('aria-busy', 'true');
   try {
     const res = await api('/api/v1/auth/login', { method: 'POST', body: { username, password }, quiet401: true });
+    if (await secondFactorOwed()) return;
     signedIn((res && res.principal) || { username }, true);
   } catch (e) {
     const [key, params] = errorKey(e);
@@ -214,6 +232,7 @@ async function boot() {
   renderLangButtons();
   try {
     const me = await api('/api/v1/me', { quiet401: true });
+    if (await secondFactorOwed()) return;
     signedIn((me && me.principal) || me, false);
   } catch (e) {
     signedOut(e instanceof ApiError && e.code === 'network' ? 'error.network' : null);

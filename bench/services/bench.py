@@ -51,7 +51,7 @@ def main():
     ap.add_argument("--requests", type=int, default=300)
     a = ap.parse_args()
     common = ["--db", a.db, "--data-dir", os.path.join(ROOT, "data"), "--web-dir", os.path.join(ROOT, "web"),
-              "--argon-ops", "1", "--argon-mem-kib", "8192"]
+              "--argon-ops", "1", "--argon-mem-kib", "8192", "--mfa-officials", "0"]
     subprocess.run([a.bin, "procedures", "import", os.path.join(ROOT, "data/procedures/hanoi.json")] + common,
                    check=True, capture_output=True)
     have = int(q(a.db, "SELECT COUNT(*) FROM dossiers")[0][0])

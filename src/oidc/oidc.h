@@ -10,7 +10,8 @@
  * step either side; a step once used is refused afterwards, so a code cannot be
  * replayed). An account needs the second factor when its per-account flag says so
  * (oidc_mfa_account.required), or when it is an official and the policy
- * require_for_officials is '1' (oidc_mfa_policy). Such a session is "pending" until
+ * require_for_officials is on (oidc_mfa_policy: '1', or 'default' with the setting
+ * mfa_officials = 1, the default). Such a session is "pending" until
  * POST /api/v1/me/totp/verify accepts a code or a recovery code; a pending session may
  * only reach the routes that complete the second factor (see oidc_mfa_gate).
  *

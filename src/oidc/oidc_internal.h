@@ -106,6 +106,8 @@ void oidc_mfa_enrol(http_req_t *req);
 void oidc_mfa_confirm(http_req_t *req);
 void oidc_mfa_verify(http_req_t *req);
 void oidc_mfa_policy(http_req_t *req);
+/* The setting mfa_officials: the policy while no administrator has set it. */
+void oidc_mfa_set_policy_default(bool on);
 void oidc_mfa_account(http_req_t *req);
 void oidc_backchannel_start(app_t *app);
 void oidc_backchannel_stop(void);

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <stdatomic.h>
 
 /*
  * The second factor: enrolment, confirmation, verification on a session, recovery
@@ -63,6 +64,17 @@ static int q_exec(db_t *db, const char *sql, int n, const int64_t *ints, const c
 
 /* --- state of an account and a session ------------------------------------------------ */
 
+/* The setting mfa_officials, used while the stored policy is 'default'. */
+static atomic_bool g_policy_default = true;
+
+void oidc_mfa_set_policy_default(bool on) { atomic_store(&g_policy_default, on); }
+
+static bool policy_value(const char *v)
+{
+  if (!v || strcmp(v, "default") == 0) return atomic_load(&g_policy_default);
+  return strcmp(v, "1") == 0;
+}
+
 typedef struct mfa_state {
   bool policy_officials;   /* require_for_officials = '1' */
   bool flag;               /* per-account flag */
@@ -90,7 +102,7 @@ static int mfa_load_state(db_t *db, const principal_t *p, mfa_state_t *s)
   int r = db_step(st);
   if (r == DB_ROW) {
     const char *pol = db_col_text(st, 0);
-    s->policy_officials = pol && strcmp(pol, "1") == 0;
+    s->policy_officials = policy_value(pol);
     s->flag = db_col_int64(st, 1) == 1;
     s->enrolled = !db_col_is_null(st, 2);
     s->pending = !s->enrolled && db_col_int64(st, 3) > 0;
@@ -501,12 +513,16 @@ void oidc_mfa_policy(http_req_t *req)
     e.detail = audit_detail(req->arena, json_pack("{s:b}", "require_for_officials", on));
     if (r < 0 || audit_append(db, &e) < 0) goto db_fail;
   }
-  int64_t v = 0;
-  if (q_int(db, "SELECT CASE WHEN value = '1' THEN 1 ELSE 0 END FROM oidc_mfa_policy"
-                " WHERE name = 'require_for_officials'", NULL, 0, &v) < 0)
+  db_stmt_t *sel = db_prepare(db, "SELECT value FROM oidc_mfa_policy WHERE name = 'require_for_officials'");
+  if (!sel || db_step(sel) < 0) {
+    if (sel) db_stmt_done(sel);
     goto db_fail;
+  }
+  const char *raw = arena_strdup(req->arena, db_col_text(sel, 0) ? db_col_text(sel, 0) : "default");
+  db_stmt_done(sel);
   if (db_commit(db) < 0) goto db_fail;
-  http_reply_json(req, 200, json_pack("{s:b}", "require_for_officials", v == 1));
+  http_reply_json(req, 200, json_pack("{s:b,s:s}", "require_for_officials", policy_value(raw), "source",
+                                      strcmp(raw, "default") == 0 ? "setting" : "administrator"));
   goto done;
 db_fail:
   mfa_db_fail(req, db);

@@ -109,10 +109,16 @@ static const char OIDC_SQL_3[] =
     "  check_value TEXT NOT NULL,"
     "  created_at BIGINT NOT NULL);";
 
+/* The two-factor policy for officials follows the setting mfa_officials (default on)
+ * until an administrator sets it through the API ('1' or '0'). */
+static const char OIDC_SQL_4[] =
+    "UPDATE oidc_mfa_policy SET value = 'default' WHERE name = 'require_for_officials' AND value = '0';";
+
 static const db_migration_t OIDC_MIGRATIONS[] = {
   {"oidc", 1, OIDC_SQL_1},
   {"oidc", 2, OIDC_SQL_2},
   {"oidc", 3, OIDC_SQL_3},
+  {"oidc", 4, OIDC_SQL_4},
 };
 
 const db_migration_t *oidc_migrations(db_kind_t kind, size_t *n)
@@ -124,6 +130,7 @@ const db_migration_t *oidc_migrations(db_kind_t kind, size_t *n)
 
 static int oidc_start(app_t *app)
 {
+  oidc_mfa_set_policy_default(app->cfg->mfa_officials != 0);
   db_t *db = db_pool_acquire(app->db);
   int rc = db ? oidc_seal_start(app, db) : -1;
   if (rc == 0) {

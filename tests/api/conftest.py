@@ -25,6 +25,9 @@ ADMIN_PASSWORD = "Quan-tri-vien-2026!"
 
 # Fast password hashing for tests (production defaults are much stronger).
 FAST_ARGON = ["--argon-ops", "1", "--argon-mem-kib", "8192"]
+# Officials need a second factor by default (setting mfa_officials); most tests are about
+# something else and turn that default off. test_oidc_mfa.py tests the default itself.
+NO_OFFICIAL_MFA = ["--mfa-officials", "0"]
 
 
 def is_postgres():
@@ -39,7 +42,7 @@ def _pg_url_with_db(url, dbname):
 class Server:
     """One running `cityos serve` with its own fresh database."""
 
-    def __init__(self, tmp, extra_args=()):
+    def __init__(self, tmp, extra_args=(), official_mfa=False):
         self.tmp = tmp
         if is_postgres():
             dbname = "cityos_t_" + secrets.token_hex(6)
@@ -51,7 +54,8 @@ class Server:
             self.db = os.path.join(tmp, "cityos.db")
             self.dbname = None
         self.common = ["--db", self.db, "--data-dir", os.path.join(ROOT, "data"),
-                       "--web-dir", os.path.join(ROOT, "web")] + FAST_ARGON + list(extra_args)
+                       "--web-dir", os.path.join(ROOT, "web")] + FAST_ARGON \
+            + ([] if official_mfa else NO_OFFICIAL_MFA) + list(extra_args)
         # The first administrator, created before the server starts.
         out = self.cli("user", "add", "--kind", "official", "--username", "admin",
                        "--name", "Quản trị viên", "--role", "admin", "--password", ADMIN_PASSWORD)

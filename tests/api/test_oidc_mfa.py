@@ -10,7 +10,9 @@ import hmac
 import struct
 import time
 
-from conftest import assert_error, unique
+import tempfile
+
+from conftest import ADMIN_PASSWORD, Server, assert_error, unique
 
 
 def totp(secret, t=None, step_offset=0):
@@ -149,13 +151,13 @@ def test_per_account_flag_forces_enrolment(server):
 
 def test_policy_requires_officials_and_address_limit(fresh_server):
     s = fresh_server
-    assert s.admin.get("/api/v1/oidc/mfa/policy").json() == {"require_for_officials": False}
+    assert s.admin.get("/api/v1/oidc/mfa/policy").json() == {"require_for_officials": False, "source": "setting"}
     _, username, password = new_official(s)
     citizen_free = s.login(username, password)
     assert citizen_free.get("/api/v1/roles").status_code == 200
     assert_error(citizen_free.get("/api/v1/oidc/mfa/policy"), 403)
     r = s.admin.req("PUT", "/api/v1/oidc/mfa/policy", json={"require_for_officials": True})
-    assert r.status_code == 200 and r.json() == {"require_for_officials": True}
+    assert r.status_code == 200 and r.json() == {"require_for_officials": True, "source": "administrator"}
     # Existing and new sessions of officials now owe the second factor (the admin too).
     assert assert_error(s.login(username, password).get("/api/v1/roles"), 401)["second_factor"] == \
         "enrolment_required"
@@ -185,3 +187,28 @@ def test_policy_requires_officials_and_address_limit(fresh_server):
     r = c.post("/api/v1/me/totp/verify", json={"code": totp(sec)})
     assert_error(r, 429, "rate_limited")
     assert 800 <= int(r.headers["Retry-After"]) <= 900
+
+
+def test_officials_need_the_second_factor_by_default():
+    """A fresh install (setting mfa_officials left at 1): the first administrator, an
+    official, cannot use the API before enrolling; citizens are not affected; an
+    administrator's explicit choice then overrides the setting."""
+    with tempfile.TemporaryDirectory(prefix="cityos-mfa-") as tmp:
+        s = Server(tmp, official_mfa=True)
+        try:
+            err = assert_error(s.admin.get("/api/v1/roles"), 401)
+            assert err["second_factor"] == "enrolment_required"
+            assert s.admin.get("/api/v1/me/totp").json()["required"] is True
+            secret = s.admin.post("/api/v1/me/totp/enrol").json()["secret"]
+            assert s.admin.post("/api/v1/me/totp/confirm", json={"code": totp(secret)}).status_code == 200
+            assert s.admin.get("/api/v1/roles").status_code == 200
+            assert s.admin.get("/api/v1/oidc/mfa/policy").json() == {"require_for_officials": True,
+                                                                     "source": "setting"}
+            # A new session of the same official owes the code again.
+            again = s.login("admin", ADMIN_PASSWORD)
+            assert assert_error(again.get("/api/v1/roles"), 401)["second_factor"] == "required"
+            r = s.admin.req("PUT", "/api/v1/oidc/mfa/policy", json={"require_for_officials": False})
+            assert r.json() == {"require_for_officials": False, "source": "administrator"}
+        finally:
+            s.stop()
+            s.drop()

@@ -214,3 +214,47 @@ test('a citizen signs in at the portal; the console refuses the account', { skip
   assert.deepEqual(seen.errors, []);
   await context.close();
 });
+
+function totp(secretB32, t = Date.now() / 1000) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of secretB32.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(Math.floor(t / 30)));
+  const mac = crypto.createHmac('sha1', key).update(msg).digest();
+  const off = mac[mac.length - 1] & 15;
+  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+test('an official who owes the second factor is taken from the root shell to the city sign-in page to enrol', { skip: SKIP, timeout: 120000 }, async () => {
+  const admin = await adminToken();
+  const who = await official(admin);
+  const me = await call('POST', '/api/v1/auth/login', null, { username: who.username, password: who.password });
+  const id = me.json.principal.account_id ?? me.json.principal.id;
+  assert.equal((await call('PUT', `/api/v1/oidc/mfa/accounts/${id}`, admin, { required: true })).status, 200);
+  const { context, seen } = await watchedContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(20000);
+  await page.goto(new URL('/', BASE).href);
+  await page.fill('#login-username', who.username);
+  await page.fill('#login-password', who.password);
+  await page.click('#login-submit');
+  // The shell cannot be used with a session that owes the code: the provider's page asks
+  // for the enrolment (no second password: the session is the same).
+  await page.waitForURL(/\/sso\/authorize\.html\?request=/);
+  await page.getByTestId('oidc-enrol').waitFor();
+  const secret = await page.locator('#oidc-secret').textContent();
+  await page.fill('#oidc-enrol input[name=code]', totp(secret));
+  await page.click('#oidc-enrol button[type=submit]');
+  await page.locator('#oidc-recovery li').first().waitFor();
+  await page.click('#oidc-enrol button[type=submit]');
+  await page.waitForURL(new URL('/console/', BASE).href);
+  await page.locator('[data-testid=sso-user]', { hasText: 'Trần Văn Điều Hành' }).waitFor();
+  assert.equal(seen.passwordPosts, 1);
+  // The same session now passes in the root shell too.
+  await page.goto(new URL('/', BASE).href);
+  await page.locator('#signout').waitFor({ state: 'visible' });
+  assert.deepEqual(seen.errors, []);
+  await context.close();
+});
