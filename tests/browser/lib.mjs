@@ -3,6 +3,7 @@
 // file, and a small JSON API caller.
 import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
+import crypto from 'node:crypto';
 
 export const BASE = process.env.CITYOS_URL;
 export const USER = process.env.CITYOS_ADMIN_USER;
@@ -36,4 +37,17 @@ export async function call(method, p, token, body, headers = {}) {
   });
   const json = await res.json().catch(() => null);
   return { status: res.status, json };
+}
+
+/** The RFC 6238 code (6 digits, 30 s, SHA-1) of a base32 secret, as an authenticator app shows it. */
+export function totp(secretB32, t = Date.now() / 1000) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of secretB32.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(Math.floor(t / 30)));
+  const mac = crypto.createHmac('sha1', key).update(msg).digest();
+  const off = mac[mac.length - 1] & 15;
+  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1000000).padStart(6, '0');
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import * as oidc from 'openid-client';
 import { chromium } from 'playwright-core';
+import { totp } from './lib.mjs';
 
 const BASE = process.env.CITYOS_URL;
 const ADMIN = { username: process.env.CITYOS_ADMIN_USER, password: process.env.CITYOS_ADMIN_PASSWORD };
@@ -176,17 +177,6 @@ test('the sign-in and consent page in Chromium: sign in, consent, back to the cl
   }
 });
 
-function totp(secretB32, t = Date.now() / 1000) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of secretB32.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const msg = Buffer.alloc(8);
-  msg.writeBigUInt64BE(BigInt(Math.floor(t / 30)));
-  const mac = crypto.createHmac('sha1', key).update(msg).digest();
-  const off = mac[mac.length - 1] & 15;
-  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1000000).padStart(6, '0');
-}
 
 test('an official who must use two-factor enrols on the sign-in page before consenting', { skip: SKIP }, async () => {
   const { config } = await setup();

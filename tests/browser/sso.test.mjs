@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { BASE, USER, PASSWORD, SHOTS, SKIP, browser, setupBrowser, call } from './lib.mjs';
+import { BASE, USER, PASSWORD, SHOTS, SKIP, browser, setupBrowser, call, totp } from './lib.mjs';
 
 setupBrowser();
 
@@ -215,17 +215,6 @@ test('a citizen signs in at the portal; the console refuses the account', { skip
   await context.close();
 });
 
-function totp(secretB32, t = Date.now() / 1000) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of secretB32.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const msg = Buffer.alloc(8);
-  msg.writeBigUInt64BE(BigInt(Math.floor(t / 30)));
-  const mac = crypto.createHmac('sha1', key).update(msg).digest();
-  const off = mac[mac.length - 1] & 15;
-  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1000000).padStart(6, '0');
-}
 
 test('an official who owes the second factor is taken from the root shell to the city sign-in page to enrol', { skip: SKIP, timeout: 120000 }, async () => {
   const admin = await adminToken();
