@@ -1,6 +1,8 @@
 // Password reset: the user name, then the code sent to the contact given at sign-up
 // and a new password (POST /api/v1/password-reset/start, /finish).
-import { $, post, clearErrors, fieldError, status, showError, carryRequest } from '/sso/signup-common.js';
+import {
+  $, post, clearErrors, fieldError, status, showError, carryRequest, finishChecksPass, whileBusy,
+} from '/sso/signup-common.js';
 
 const start = $('rs-start');
 const finish = $('rs-finish');
@@ -25,27 +27,16 @@ start.addEventListener('submit', async (ev) => {
   clearErrors(start);
   username = start.elements.username.value.trim();
   if (!username) { fieldError(start, 'username', 'Hãy nhập tên đăng nhập (số CCCD).', 'Enter your user name.'); return; }
-  const btn = start.querySelector('button[type=submit]');
-  btn.disabled = true;
-  try { await sendCode(); } finally { btn.disabled = false; }
+  await whileBusy(start, sendCode);
 });
 
 finish.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   clearErrors(finish);
   const f = finish.elements;
+  if (!finishChecksPass(finish, 'new_password')) return;
   const code = f.code.value.trim();
-  if (!/^\d{6}$/.test(code)) { fieldError(finish, 'code', 'Mã xác nhận gồm 6 chữ số.', 'The code has 6 digits.'); return; }
-  if (f.new_password.value !== f.password2.value) {
-    fieldError(finish, 'password2', 'Hai mật khẩu không giống nhau.', 'The passwords differ.');
-    return;
-  }
-  const btn = finish.querySelector('button[type=submit]');
-  btn.disabled = true;
-  let r;
-  try {
-    r = await post('/api/v1/password-reset/finish', { username, code, new_password: f.new_password.value });
-  } finally { btn.disabled = false; }
+  const r = await whileBusy(finish, () => post('/api/v1/password-reset/finish', { username, code, new_password: f.new_password.value }));
   if (r.status === 200) {
     finish.hidden = true;
     $('rs-done').hidden = false;

@@ -135,3 +135,25 @@ export function carryRequest() {
   for (const a of document.querySelectorAll('a[data-signin]')) a.href = href;
   for (const a of document.querySelectorAll('a[data-carry]')) a.href = a.getAttribute('href').split('?')[0] + q;
 }
+
+/** The finish step's own checks (a 6-digit code, the password typed twice alike); shows the
+ * first problem under its field and answers false. */
+export function finishChecksPass(form, passwordField) {
+  const f = form.elements;
+  if (!/^\d{6}$/.test(f.code.value.trim())) {
+    fieldError(form, 'code', 'Mã xác nhận gồm 6 chữ số.', 'The code has 6 digits.');
+    return false;
+  }
+  if (f[passwordField].value !== f.password2.value) {
+    fieldError(form, 'password2', 'Hai mật khẩu không giống nhau.', 'The passwords differ.');
+    return false;
+  }
+  return true;
+}
+
+/** Runs fn with the form's submit button disabled; answers what fn answers. */
+export async function whileBusy(form, fn) {
+  const btn = form.querySelector('button[type=submit]');
+  btn.disabled = true;
+  try { return await fn(); } finally { btn.disabled = false; }
+}

@@ -1,6 +1,8 @@
 // Citizen sign-up: CCCD + birth date + where to send the code, then the code and a
 // password (POST /api/v1/signup/start, /finish). See src/signup/signup.h.
-import { $, post, clearErrors, fieldError, status, showError, carryRequest } from '/sso/signup-common.js';
+import {
+  $, post, clearErrors, fieldError, status, showError, carryRequest, finishChecksPass, whileBusy,
+} from '/sso/signup-common.js';
 
 const start = $('su-start');
 const finish = $('su-finish');
@@ -64,27 +66,16 @@ start.addEventListener('submit', async (ev) => {
   const dest = f.destination.value.trim();
   sent = { cccd: f.cccd.value.trim(), birth_date: f.birth_date.value, channel: channel(),
     destination: channel() === 'sms' ? dest.replace(/[\s.-]/g, '') : dest };
-  const btn = start.querySelector('button[type=submit]');
-  btn.disabled = true;
-  try { await sendCode(); } finally { btn.disabled = false; }
+  await whileBusy(start, sendCode);
 });
 
 finish.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   clearErrors(finish);
   const f = finish.elements;
+  if (!finishChecksPass(finish, 'password')) return;
   const code = f.code.value.trim();
-  if (!/^\d{6}$/.test(code)) { fieldError(finish, 'code', 'Mã xác nhận gồm 6 chữ số.', 'The code has 6 digits.'); return; }
-  if (f.password.value !== f.password2.value) {
-    fieldError(finish, 'password2', 'Hai mật khẩu không giống nhau.', 'The passwords differ.');
-    return;
-  }
-  const btn = finish.querySelector('button[type=submit]');
-  btn.disabled = true;
-  let r;
-  try {
-    r = await post('/api/v1/signup/finish', { cccd: sent.cccd, code, password: f.password.value });
-  } finally { btn.disabled = false; }
+  const r = await whileBusy(finish, () => post('/api/v1/signup/finish', { cccd: sent.cccd, code, password: f.password.value }));
   if (r.status === 201) {
     finish.hidden = true;
     $('su-username').textContent = r.data.username;
