@@ -37,6 +37,7 @@ int64_t sensors_pick_resolution(const char *word, int64_t from, int64_t to);
 
 void sensors_h_readings(http_req_t *req);
 void sensors_h_aqi(http_req_t *req);
+void sensors_h_aqi_history(http_req_t *req);
 void sensors_h_rules_list(http_req_t *req);
 void sensors_h_rule_create(http_req_t *req);
 void sensors_h_alerts_list(http_req_t *req);

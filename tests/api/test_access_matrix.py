@@ -132,6 +132,7 @@ KNOWN_ROUTES = {
     "GET /api/v1/sensors/status": R(),
     "GET /api/v1/sensors/types": R(),
     "GET /api/v1/devices/{id}/aqi": R({"id": "matrix-device"}),
+    "GET /api/v1/devices/{id}/aqi/history": R({"id": "matrix-device"}),
     "GET /api/v1/sensors/rules": R(),
     "POST /api/v1/sensors/rules": R(),
     "POST /api/v1/devices/import": R(),
