@@ -40,6 +40,8 @@ void sensors_h_aqi(http_req_t *req);
 void sensors_h_aqi_history(http_req_t *req);
 void sensors_h_rules_list(http_req_t *req);
 void sensors_h_rule_create(http_req_t *req);
+void sensors_h_rule_update(http_req_t *req);
+void sensors_h_rule_delete(http_req_t *req);
 void sensors_h_alerts_list(http_req_t *req);
 void sensors_h_alert_get(http_req_t *req);
 void sensors_h_alert_ack(http_req_t *req);

@@ -135,6 +135,8 @@ KNOWN_ROUTES = {
     "GET /api/v1/devices/{id}/aqi/history": R({"id": "matrix-device"}),
     "GET /api/v1/sensors/rules": R(),
     "POST /api/v1/sensors/rules": R(),
+    "PUT /api/v1/sensors/rules/{id}": R({"id": "999999"}),
+    "DELETE /api/v1/sensors/rules/{id}": R({"id": "999999"}),
     "POST /api/v1/devices/import": R(),
     "GET /api/v1/sensors/commands": R(),
     "POST /api/v1/sensors/commands": R(),
