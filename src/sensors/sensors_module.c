@@ -182,6 +182,9 @@ static const char SCHEMA_6[] =
   "  gen BIGINT NOT NULL,"
   "  PRIMARY KEY (device_id, hour));";
 
+/* The device key's hash in mosquitto's password-file format (sensors_broker.c). */
+static const char SCHEMA_7[] = "ALTER TABLE sensor_devices ADD COLUMN broker_hash TEXT;";
+
 static const db_migration_t MIGRATIONS[] = {
   {"sensors", 1, SCHEMA_1},
   {"sensors", 2, SCHEMA_2},
@@ -189,6 +192,7 @@ static const db_migration_t MIGRATIONS[] = {
   {"sensors", 4, SCHEMA_4},
   {"sensors", 5, SCHEMA_5},
   {"sensors", 6, SCHEMA_6},
+  {"sensors", 7, SCHEMA_7},
 };
 
 const db_migration_t *sensors_migrations(db_kind_t kind, size_t *n)
@@ -245,6 +249,7 @@ static void *sweep_main(void *arg)
     if (db) sensors_rules_sweep_offline(db, now);
     if (db) sensors_schedules_run(db, now);   /* street-light schedules, once per cluster */
     if (db) sensors_aqi_run(db, now);         /* stored VN_AQI, one node at a time */
+    if (db) sensors_broker_sync(db);          /* CITYOS_MQTT_AUTH_DIR, when set */
     if (db && now - last_prune >= prune_ms) {   /* retention */
       last_prune = now;
       sensors_prune(db, sensors_settings(), now);
