@@ -2,7 +2,8 @@
 // reports PM2.5 (HTTP batch upload with its device key), its marker takes the VN_AQI band
 // colour, a reading over a rule's threshold shows up in the alert list within a second (pushed
 // as a Server-Sent Event),
-// the operator acknowledges it, opens the station's chart (uPlot) and dims a street light.
+// the operator acknowledges it, opens the station's chart (uPlot), dims a street light and
+// gives it a schedule (sunset + 15 minutes), then deletes the schedule.
 // Environment as in shell.test.mjs (tests/browser/run).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -79,6 +80,28 @@ test('operations center: colours, live alert, acknowledge, chart', { skip: SKIP,
   assert.equal(cmds[0].action, 'dim');
   assert.equal(cmds[0].level, 0.5);
   await page.screenshot({ path: path.join(SHOTS, 'ops-chart.png'), fullPage: true });
+
+  // A schedule for the light: on at sunset + 15 minutes, then deleted again.
+  await page.locator('#ops-sched').waitFor({ state: 'visible' });
+  await page.locator(`#ops-sched-lights option[value="${light}"]`).waitFor({ state: 'attached', timeout: 20000 });
+  await page.selectOption('#ops-sched-lights', [light]);
+  await page.fill('#ops-sched-name', 'Bật đèn Hồ Gươm');
+  await page.selectOption('#ops-sched-action', 'on');
+  await page.selectOption('#ops-sched-when', 'sunset');
+  await page.fill('#ops-sched-offset', '15');
+  assert.equal(await page.locator('#ops-sched-time').isVisible(), false);
+  await page.click('#ops-sched-add');
+  const schedItem = page.locator('#ops-schedules li', { hasText: 'Bật đèn Hồ Gươm' });
+  await schedItem.waitFor();
+  assert.match(await schedItem.textContent(), /Bật · Hoàng hôn \+15′ · 1 đèn · lần tới/);
+  const mine = (await call('GET', '/api/v1/sensors/schedules', admin)).json.items.filter((x) => x.name === 'Bật đèn Hồ Gươm');
+  assert.equal(mine.length, 1);
+  assert.deepEqual([mine[0].devices, mine[0].action, mine[0].when, mine[0].offset_min], [[light], 'on', 'sunset', 15]);
+  await page.screenshot({ path: path.join(SHOTS, 'ops-schedule.png'), fullPage: true });
+  await schedItem.locator('.ops-sched-del').click();
+  await schedItem.waitFor({ state: 'detached' });
+  const left = (await call('GET', '/api/v1/sensors/schedules', admin)).json.items.filter((x) => x.id === mine[0].id);
+  assert.deepEqual(left, []);
   assert.deepEqual(errors, []);
   await context.close();
 });
