@@ -73,6 +73,13 @@ static int add_event(db_t *db, int64_t alert_id, int64_t at, const char *event, 
   db_stmt_done(st);
   if (rc < 0) return -1;
   t_pending++;
+  if (db_kind(db) == DB_POSTGRES) {   /* wakes every node's live feed at commit */
+    st = db_prepare(db, "SELECT pg_notify('" SENSORS_ALERTS_CHANNEL "', '')");
+    if (!st) return -1;
+    rc = db_step(st);
+    db_stmt_done(st);
+    if (rc < 0) return -1;
+  }
   st = db_prepare(db, "INSERT INTO sensor_outbox(created_at, alert_id, event, body) VALUES ($1,$2,$3,$4)");
   if (!st) return -1;
   db_bind_int64(st, 1, at);

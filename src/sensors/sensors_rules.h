@@ -10,6 +10,8 @@
 #include "store/db.h"
 
 #define SENSORS_MAX_RULES 256
+/* PostgreSQL NOTIFY channel of alert events (sensors_live.c listens). */
+#define SENSORS_ALERTS_CHANNEL "cityos_sensor_alerts"
 
 typedef struct sensors_rule {
   int64_t id;
