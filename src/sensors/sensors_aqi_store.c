@@ -32,6 +32,7 @@
 #define BACKFILL_HOURS 72
 #define BACKFILL_DAYS 3
 #define PERIODS_PER_RUN 24           /* in-order periods per sweep (catching up) */
+#define WORK_PER_RUN 20000           /* ... and at most this many station-periods (one at least) */
 #define MARKS_PER_RUN 2000
 #define CHUNK 200                    /* stations per write transaction */
 
@@ -251,6 +252,7 @@ static int compute_all(db_t *db, bool is_day, bool had, int64_t start, int64_t n
   const char *period = is_day ? "day" : "hour";
   char **ids;
   size_t n;
+  int64_t t0 = clock_now_ms();
   if (stations(db, &ids, &n)) return -1;
   result_t *res = malloc(CHUNK * sizeof *res);
   int out = res ? 1 : -1;
@@ -276,6 +278,9 @@ static int compute_all(db_t *db, bool is_day, bool had, int64_t start, int64_t n
   }
   free(res);
   free_list(ids, n);
+  if (out == 1)
+    log_info(NULL, "msg=\"VN_AQI computed\" period=%s start=%" PRId64 " stations=%zu ms=%" PRId64, period, start, n,
+             clock_now_ms() - t0);
   return out;
 }
 
@@ -295,8 +300,15 @@ static int run_period(db_t *db, bool is_day, int64_t now)
     if (cursor_move(db, period, true, next, oldest) < 0) return -1;
     next = oldest;
   }
+  /* At most WORK_PER_RUN station-periods per sweep, so a catch-up over many stations does
+   * not hold the sweeper (offline rules, schedules) for long. */
+  db_stmt_t *st = db_prepare(db, "SELECT COUNT(*) FROM sensor_devices WHERE type = 'AirQualityObserved'");
+  if (!st) return -1;
+  int64_t nst = db_step(st) == DB_ROW ? db_col_int64(st, 0) : 0;
+  db_stmt_done(st);
+  int64_t cap = WORK_PER_RUN / (nst > 0 ? nst : 1);
   int done = 0;
-  for (; next <= last && done < PERIODS_PER_RUN; next += len, done++) {
+  for (; next <= last && done < PERIODS_PER_RUN && (done == 0 || done < cap); next += len, done++) {
     int rc = compute_all(db, is_day, had == 1, next, now);
     if (rc <= 0) return rc;
     had = 1;
