@@ -2,7 +2,8 @@
 // reports PM2.5 (HTTP batch upload with its device key), its marker takes the VN_AQI band
 // colour, a reading over a rule's threshold shows up in the alert list within a second (pushed
 // as a Server-Sent Event),
-// the operator acknowledges it, opens the station's chart (uPlot), dims a street light and
+// the operator acknowledges it, raises the rule's threshold from the page (the open alert
+// closes), disables and deletes the rule, opens the station's chart (uPlot), dims a street light and
 // gives it a schedule (sunset + 15 minutes), then deletes the schedule.
 // Environment as in shell.test.mjs (tests/browser/run).
 import { test } from 'node:test';
@@ -64,6 +65,25 @@ test('operations center: colours, live alert, acknowledge, chart', { skip: SKIP,
   await page.locator('#ops-alerts li[data-state="acknowledged"]', { hasText: dev }).waitFor();
   const open = (await call('GET', `/api/v1/alerts?device=${dev}`, admin)).json.items;
   assert.equal(open[0].state, 'acknowledged');
+
+  // The rule list: a new threshold through the page closes the rule's open alert.
+  const ruleItem = page.locator('#ops-rules li', { hasText: 'PM2.5 rất cao' });
+  await ruleItem.waitFor();
+  assert.match(await ruleItem.textContent(), new RegExp(`${dev}: pm25 > 150`));
+  await page.screenshot({ path: path.join(SHOTS, 'ops-rules.png'), fullPage: false });
+  await ruleItem.locator('.ops-rule-threshold').fill('200');
+  await ruleItem.locator('.ops-rule-save').click();
+  await page.waitForFunction(() => /pm25 > 200/.test(document.getElementById('ops-rules').textContent));
+  await page.locator('#ops-alerts li', { hasText: dev }).waitFor({ state: 'detached' });
+  let rules = (await call('GET', '/api/v1/sensors/rules', admin)).json.items.filter((x) => x.name === 'PM2.5 rất cao');
+  assert.equal(rules[0].threshold, 200);
+  assert.equal((await call('GET', `/api/v1/alerts?device=${dev}&state=all`, admin)).json.items[0].state, 'cleared');
+  await page.locator('#ops-rules li', { hasText: 'PM2.5 rất cao' }).locator('.ops-rule-toggle').click();
+  await page.locator('#ops-rules li[data-enabled="false"]', { hasText: 'PM2.5 rất cao' }).waitFor();
+  await page.locator('#ops-rules li', { hasText: 'PM2.5 rất cao' }).locator('.ops-rule-del').click();
+  await page.locator('#ops-rules li', { hasText: 'PM2.5 rất cao' }).waitFor({ state: 'detached' });
+  rules = (await call('GET', '/api/v1/sensors/rules', admin)).json.items.filter((x) => x.name === 'PM2.5 rất cao');
+  assert.deepEqual(rules, []);
 
   // The station's history as a chart.
   await page.locator(`[data-device="${dev}"]`).click({ force: true });

@@ -1,7 +1,8 @@
 // The operations center: a live map of Hà Nội with the ward boundaries (served by cityos,
 // no tile server), the city's sensors coloured by state (air quality band, flood level,
-// street light on/off, offline), the open alerts with acknowledge, street-light commands
-// and schedules, and the history of a device as a uPlot chart. Alerts are refreshed every second (see docs/SENSORS.md: Server-
+// street light on/off, offline), the open alerts with acknowledge, the alert rules (edit
+// threshold, disable, delete for city-wide sensors.write), street-light commands and
+// schedules, and the history of a device as a uPlot chart. Alerts are refreshed every second (see docs/SENSORS.md: Server-
 // Sent Events need a streaming reply the HTTP core does not offer yet). Vietnamese first.
 import { api, qs, ApiError } from './api.js';
 import { h, clear } from './dom.js';
@@ -28,6 +29,10 @@ addMessages({
     'ops.sched.sunset': 'Hoàng hôn', 'ops.sched.sunrise': 'Bình minh', 'ops.sched.fixed': 'Giờ cố định',
     'ops.sched.act.on': 'Bật', 'ops.sched.act.off': 'Tắt', 'ops.sched.act.dim': 'Giảm sáng',
     'ops.sched.next': 'lần tới {at}', 'ops.sched.count': '{n} đèn', 'ops.sched.pick': 'Chọn ít nhất một đèn.',
+    'ops.rules': 'Quy tắc cảnh báo', 'ops.rules.none': 'Chưa có quy tắc nào.', 'ops.rules.off': '(đang tắt)',
+    'ops.rules.save': 'Lưu ngưỡng', 'ops.rules.disable': 'Tắt', 'ops.rules.enable': 'Bật', 'ops.rules.del': 'Xóa',
+    'ops.rules.threshold': 'Ngưỡng', 'ops.rules.all': 'mọi thiết bị',
+    'ops.rules.note': 'Đổi điều kiện, tắt hoặc xóa quy tắc sẽ đóng các cảnh báo đang mở của nó.',
   },
   en: {
     'nav.ops': 'Operations center',
@@ -49,6 +54,10 @@ addMessages({
     'ops.sched.sunset': 'Sunset', 'ops.sched.sunrise': 'Sunrise', 'ops.sched.fixed': 'Fixed time',
     'ops.sched.act.on': 'On', 'ops.sched.act.off': 'Off', 'ops.sched.act.dim': 'Dim',
     'ops.sched.next': 'next {at}', 'ops.sched.count': '{n} lights', 'ops.sched.pick': 'Pick at least one light.',
+    'ops.rules': 'Alert rules', 'ops.rules.none': 'No rules yet.', 'ops.rules.off': '(disabled)',
+    'ops.rules.save': 'Save threshold', 'ops.rules.disable': 'Disable', 'ops.rules.enable': 'Enable', 'ops.rules.del': 'Delete',
+    'ops.rules.threshold': 'Threshold', 'ops.rules.all': 'every device',
+    'ops.rules.note': 'Changing a condition, disabling or deleting a rule closes its open alerts.',
   },
 });
 
@@ -108,7 +117,10 @@ function when(ms) {
   return new Date(ms).toLocaleString('vi-VN', { timeZone: 'Asia/Ho_Chi_Minh' });
 }
 
-function mountOps(root) {
+function mountOps(root, ctx = {}) {
+  // Rules are city-wide: their controls are for holders of sensors.write everywhere.
+  const grants = (ctx.principal && ctx.principal.grants) || [];
+  const rulesWriter = grants.some((g) => (g.permission === 'sensors.write' || g.permission === '*') && !g.unit);
   const state = { alive: true, timers: [], markers: new Map(), alertsVersion: -1, chart: null, devices: [] };
   const mapEl = h('div', { class: 'ops-map', id: 'ops-map', style: 'height:70vh;min-height:360px' });
   const alertList = h('ul', { class: 'ops-alerts', id: 'ops-alerts' });
@@ -138,6 +150,9 @@ function mountOps(root) {
     field('ops.sched.when', sWhen), timeRow, field('ops.sched.offset', sOffset),
     h('button', { type: 'submit', id: 'ops-sched-add' }, t('ops.sched.add')));
   const schedBox = h('section', { id: 'ops-sched', hidden: true }, h('h3', { i18n: 'ops.sched' }), schedList, schedForm);
+  const ruleList = h('ul', { id: 'ops-rules' });
+  const rulesBox = h('section', {}, h('h3', { i18n: 'ops.rules' }),
+    rulesWriter ? h('p', { class: 'hint', i18n: 'ops.rules.note' }) : null, ruleList);
   const syncForm = () => {
     levelRow.hidden = sAction.value !== 'dim';
     timeRow.hidden = sWhen.value !== 'time';
@@ -150,7 +165,7 @@ function mountOps(root) {
       h('section', {}, mapEl, countEl, h('p', { class: 'hint', i18n: 'ops.scale' })),
       h('aside', {},
         errEl,
-        h('h3', { i18n: 'ops.alerts' }), alertList,
+        h('h3', { i18n: 'ops.alerts' }), alertList, rulesBox,
         devTitle, devBody,
         h('h3', { i18n: 'ops.lights' }), h('p', { class: 'hint', i18n: 'ops.lightsNote' }), lights,
         schedBox)));
@@ -285,6 +300,58 @@ function mountOps(root) {
     }
   }
 
+  // The rule as PUT wants it (the whole rule, validated like a new one).
+  function ruleBody(r, change) {
+    const b = { name: r.name, kind: r.kind, op: r.op, threshold: r.threshold, duration_s: r.duration_s,
+      severity: r.severity, enabled: r.enabled };
+    for (const k of ['device_type', 'device_id', 'attr']) if (r[k]) b[k] = r[k];
+    return Object.assign(b, change);
+  }
+
+  async function refreshRules() {
+    let body;
+    try {
+      body = await api('/api/v1/sensors/rules');
+    } catch (e) {
+      showError(e);
+      return;
+    }
+    if (!state.alive) return;
+    clear(ruleList);
+    if (!body.items.length) ruleList.append(h('li', { i18n: 'ops.rules.none' }));
+    const change = async (r, how) => {
+      try {
+        if (how === 'delete') await api(`/api/v1/sensors/rules/${r.id}`, { method: 'DELETE' });
+        else await api(`/api/v1/sensors/rules/${r.id}`, { method: 'PUT', body: ruleBody(r, how) });
+        errEl.hidden = true;
+        state.alertsVersion = -1;
+        refreshAlerts();
+        refreshRules();
+      } catch (e) {
+        showError(e);
+      }
+    };
+    for (const r of body.items) {
+      const scope = r.device_id || r.device_type || t('ops.rules.all');
+      const cond = r.kind === 'offline' ? `offline > ${r.duration_s} s`
+        : `${r.kind === 'rate' ? 'Δ' : ''}${r.attr} ${r.op} ${r.threshold}${r.duration_s ? ` (${r.duration_s} s)` : ''}`;
+      const li = h('li', { dataset: { rule: String(r.id), enabled: String(r.enabled) } },
+        h('strong', {}, r.name), ` — ${scope}: ${cond} `, r.enabled ? '' : t('ops.rules.off'));
+      if (rulesWriter) {
+        if (r.kind !== 'offline') {
+          const th = h('input', { type: 'number', class: 'ops-rule-threshold', step: 'any', value: String(r.threshold),
+            'aria-label': t('ops.rules.threshold'), style: 'width:6em' });
+          li.append(' ', th, ' ', h('button', { type: 'button', class: 'ops-rule-save',
+            onclick: () => change(r, { threshold: Number(th.value) }) }, t('ops.rules.save')));
+        }
+        li.append(' ', h('button', { type: 'button', class: 'ops-rule-toggle', onclick: () => change(r, { enabled: !r.enabled }) },
+          t(r.enabled ? 'ops.rules.disable' : 'ops.rules.enable')),
+        ' ', h('button', { type: 'button', class: 'ops-rule-del', onclick: () => change(r, 'delete') }, t('ops.rules.del')));
+      }
+      ruleList.append(li);
+    }
+  }
+
   function schedWhen(sc) {
     const base = sc.when === 'sunset' ? t('ops.sched.sunset') : sc.when === 'sunrise' ? t('ops.sched.sunrise') : sc.when;
     return sc.offset_min ? `${base} ${sc.offset_min > 0 ? '+' : '−'}${Math.abs(sc.offset_min)}′` : base;
@@ -350,6 +417,7 @@ function mountOps(root) {
 
   refreshDevices();
   refreshAlerts();
+  refreshRules();
   refreshSchedules();
   // Live: the server pushes every alert event (Server-Sent Events) and the list is
   // refreshed at once. A slow safety poll covers a broken stream; EventSource
