@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Reading -> alert latency on the live feed (Debian python3 + requests, no PyPI).
 
-  bench/alert-latency.py [-n 200] [--db URL|FILE] [--url URL --user U --password P]
+  bench/alert-latency.py [-n 200] [--db URL|FILE] [--url URL --user U --password P] [--cross-node]
 
 Without --url it starts its own `cityos serve` (CITYOS_BIN, default build/cityos) on a
 fresh SQLite file (or --db, e.g. a PostgreSQL URL of an empty database). It registers one
@@ -11,7 +11,10 @@ GET /api/v1/sensors/stream (Server-Sent Events) and uploads N readings one at a 
 (else the uploads fall into step with the feed's 200 ms polling), alternating 150 µg/m³ (raises the alert) and
 10 µg/m³ (clears it). For each reading: the time from just before the upload until its
 "raised" or "cleared" event arrives on the stream. Prints p50/p90/p99/max of that and of
-the upload's own round trip (the commit).
+the upload's own round trip (the commit). With --cross-node a second `cityos serve` runs
+on the same database and the stream is followed on it while uploads go to the first: the
+time for an alert committed on one node to reach another node's feed (PostgreSQL:
+LISTEN/NOTIFY; SQLite: the 200 ms poll).
 """
 import argparse
 import json
@@ -50,6 +53,22 @@ def start_server(db, tmp):
             return srv, m.group(1), "bench", pw
 
 
+def start_node(db, tmp):
+    """A second node on the same database (the user exists already)."""
+    common = ["--db", db, "--data-dir", os.path.join(ROOT, "data"), "--web-dir", os.path.join(ROOT, "web"),
+              "--argon-ops", "1", "--argon-mem-kib", "8192"]
+    log = open(os.path.join(tmp, "node-b.log"), "w")
+    srv = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0"] + common, stdout=subprocess.PIPE, stderr=log,
+                           text=True)
+    while True:
+        line = srv.stdout.readline()
+        if not line:
+            raise SystemExit("second node did not start: " + open(os.path.join(tmp, "node-b.log")).read()[-2000:])
+        m = re.search(r"listening on (http://[0-9.]+:\d+)/", line)
+        if m:
+            return srv, m.group(1)
+
+
 def follow(url, headers, out, ready):
     """Puts (arrival time, event dict) for every alert event of the stream."""
     with requests.get(url + "/api/v1/sensors/stream", headers=headers, stream=True, timeout=(5, 120)) as r:
@@ -74,13 +93,19 @@ def main():
     ap.add_argument("--url", default="")
     ap.add_argument("--user", default="admin")
     ap.add_argument("--password", default="")
+    ap.add_argument("--cross-node", action="store_true", help="follow the stream on a second node")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="cityos-alert-bench-")
-    srv = None
+    srv = node_b = None
     if a.url:
         url, user, pw = a.url.rstrip("/"), a.user, a.password
     else:
         srv, url, user, pw = start_server(a.db or os.path.join(tmp, "bench.db"), tmp)
+    follow_url = url
+    if a.cross_node:
+        if a.url:
+            raise SystemExit("--cross-node starts its own nodes (no --url)")
+        node_b, follow_url = start_node(a.db or os.path.join(tmp, "bench.db"), tmp)
     try:
         tok = requests.post(url + "/api/v1/auth/login", json={"username": user, "password": pw}).json()["token"]
         h = {"Authorization": "Bearer " + tok}
@@ -95,7 +120,7 @@ def main():
                                 "op": ">", "threshold": 100, "duration_s": 0})
         r.raise_for_status()
         events, ready = queue.Queue(), threading.Event()
-        threading.Thread(target=follow, args=(url, h, events, ready), daemon=True).start()
+        threading.Thread(target=follow, args=(follow_url, h, events, ready), daemon=True).start()
         ready.wait(10)
         time.sleep(0.5)   # the feed starts from the events committed after it connected
         up = requests.Session()
@@ -121,7 +146,8 @@ def main():
                     lat.append((at - t0) * 1000)
                     break
         kind = "PostgreSQL" if (a.db or "").startswith("postgres") else ("SQLite" if not a.url else a.url)
-        print(f"backend: {kind}; readings: {a.n}; events seen: {len(lat)}; missed (>5 s): {missed}")
+        where = "; stream followed on a second node" if a.cross_node else ""
+        print(f"backend: {kind}{where}; readings: {a.n}; events seen: {len(lat)}; missed (>5 s): {missed}")
         if lat:
             print("reading -> event on the stream (ms): p50 %.1f  p90 %.1f  p99 %.1f  max %.1f"
                   % (pct(lat, 50), pct(lat, 90), pct(lat, 99), max(lat)))
@@ -129,9 +155,10 @@ def main():
               % (pct(rtt, 50), pct(rtt, 90), pct(rtt, 99), max(rtt)))
         return 0 if lat and not missed else 1
     finally:
-        if srv:
-            srv.terminate()
-            srv.wait(timeout=30)
+        for p in (node_b, srv):
+            if p:
+                p.terminate()
+                p.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,27 @@ void sensors_aqi_daily(double o3_1h_max, double o3_8h_max, double co_1h_max, dou
  * in *en, may be NULL) and its colour "#00e400"... NULL for aqi < 0. */
 const char *sensors_aqi_band(int aqi, const char **en, const char **colour);
 
+/* --- stored VN_AQI (sensors_aqi_store.c) ------------------------------------------------ */
+
+#define SENSORS_AQI_GRACE_MS 60000   /* a period is computed this long after its end */
+
+/* true for the attributes VN_AQI uses (pm25, pm10, o3, co, so2, no2). */
+bool sensors_aqi_attr(const char *attr);
+/* Start (ms) of the Vietnam calendar day (UTC+7) holding t. */
+int64_t sensors_aqi_day_start(int64_t t);
+/* VN_AQI of one station from its 1-hour rollups: the hour starting at `hour` (NowCast PM
+ * over it and the 11 before), the Vietnam day starting at `day`. 0 or -1 (db error). */
+int sensors_aqi_compute_hour(db_t *db, const char *dev, int64_t hour, sensors_aqi_t *out);
+int sensors_aqi_compute_day(db_t *db, const char *dev, int64_t day, sensors_aqi_t *out);
+/* Marks a station hour that received a pollutant reading after it ended (inside the
+ * caller's transaction). 0 or -1. */
+int sensors_aqi_mark_late(db_t *db, const char *dev, int64_t hour);
+/* The sweeper's job: computes completed hours and days in order, then recomputes what
+ * late readings changed (one node at a time on PostgreSQL). Periods done or -1. */
+int sensors_aqi_run(db_t *db, int64_t now);
+/* The start of the first hour (day) not yet computed in order, 0 when none was. 0 or -1. */
+int sensors_aqi_cursor(db_t *db, bool is_day, int64_t *next);
+
 /* --- storage ----------------------------------------------------------------------------- */
 
 typedef struct sensors_msg {

@@ -8,7 +8,7 @@
 #include "identity/identity.h"
 
 /*
- * Rules (list, create) and alerts (list by state within the caller's units, one with its
+ * Rules (list, create, replace, delete) and alerts (list by state within the caller's units, one with its
  * history, acknowledge).
  */
 
@@ -47,90 +47,128 @@ void sensors_h_rules_list(http_req_t *req)
   db_pool_release(((app_t *)req->app)->db, db);
 }
 
-void sensors_h_rule_create(http_req_t *req)
+/* A rule as sent to create or replace it. */
+typedef struct rule_in {
+  const char *name, *kind, *dtype, *dev, *attr, *op, *sev;
+  double threshold;
+  int64_t duration_ms;
+  bool enabled;
+} rule_in_t;
+
+/* Validates a rule body (creation and replacement alike): 0 with *r, or -1 after 422. */
+static int rule_parse(http_req_t *req, json_t *b, rule_in_t *r)
 {
-  app_t *app = req->app;
-  db_t *db = NULL;
-  json_t *b = http_body_object(req);
-  if (!b) return;
-  if (!identity_can(app, req->principal, "sensors.write", 0)) {
-    http_reply_error(req, ERR_FORBIDDEN, "Rules are set for the whole city");
-    return;
-  }
-  const char *name = json_string_value(json_object_get(b, "name"));
-  const char *kind = json_string_value(json_object_get(b, "kind"));
-  const char *dtype = json_string_value(json_object_get(b, "device_type"));
-  const char *dev = json_string_value(json_object_get(b, "device_id"));
-  const char *attr = json_string_value(json_object_get(b, "attr"));
-  const char *op = json_string_value(json_object_get(b, "op"));
-  const char *sev = json_string_value(json_object_get(b, "severity"));
+  r->name = json_string_value(json_object_get(b, "name"));
+  r->kind = json_string_value(json_object_get(b, "kind"));
+  r->dtype = json_string_value(json_object_get(b, "device_type"));
+  r->dev = json_string_value(json_object_get(b, "device_id"));
+  r->attr = json_string_value(json_object_get(b, "attr"));
+  r->op = json_string_value(json_object_get(b, "op"));
+  r->sev = json_string_value(json_object_get(b, "severity"));
   json_t *th = json_object_get(b, "threshold"), *dur = json_object_get(b, "duration_s");
-  if (!op) op = ">";
-  if (!sev) sev = "warning";
-  if (!name || !*name || strlen(name) > 100 || !text_utf8_valid(name, strlen(name))) {
+  json_t *en = json_object_get(b, "enabled");
+  if (!r->op) r->op = ">";
+  if (!r->sev) r->sev = "warning";
+  if (!r->name || !*r->name || strlen(r->name) > 100 || !text_utf8_valid(r->name, strlen(r->name))) {
     sensors_reply_field(req, "name", "name must be 1-100 bytes of text");
-    return;
+    return -1;
   }
-  if (!kind || (strcmp(kind, "threshold") && strcmp(kind, "rate") && strcmp(kind, "offline"))) {
+  if (!r->kind || (strcmp(r->kind, "threshold") && strcmp(r->kind, "rate") && strcmp(r->kind, "offline"))) {
     sensors_reply_field(req, "kind", "kind is threshold, rate or offline");
-    return;
+    return -1;
   }
-  const sensors_type_t *t = dtype ? sensors_type_find(dtype) : NULL;
-  if (dtype && !t) {
+  const sensors_type_t *t = r->dtype ? sensors_type_find(r->dtype) : NULL;
+  if (r->dtype && !t) {
     sensors_reply_field(req, "device_type", "unknown device type");
-    return;
+    return -1;
   }
-  if (dev && !sensors_id_valid(dev)) {
+  if (r->dev && !sensors_id_valid(r->dev)) {
     sensors_reply_field(req, "device_id", "bad device id");
-    return;
+    return -1;
   }
-  bool offline = strcmp(kind, "offline") == 0;
+  bool offline = strcmp(r->kind, "offline") == 0;
   if (!offline) {
     bool known = false;
     const sensors_type_t *types;
     size_t nt = sensors_types(&types);
-    for (size_t i = 0; attr && i < nt; i++)
-      if ((!t || t == &types[i]) && sensors_attr_find(&types[i], attr)) known = true;
+    for (size_t i = 0; r->attr && i < nt; i++)
+      if ((!t || t == &types[i]) && sensors_attr_find(&types[i], r->attr)) known = true;
     if (!known) {
       sensors_reply_field(req, "attr", "attr must be an attribute of the device type");
-      return;
+      return -1;
     }
     if (!json_is_number(th)) {
       sensors_reply_field(req, "threshold", "threshold must be a number");
-      return;
+      return -1;
     }
   }
-  if (strcmp(op, ">") && strcmp(op, "<")) {
+  if (strcmp(r->op, ">") && strcmp(r->op, "<")) {
     sensors_reply_field(req, "op", "op is > or <");
-    return;
+    return -1;
   }
-  if (strcmp(sev, "info") && strcmp(sev, "warning") && strcmp(sev, "critical")) {
+  if (strcmp(r->sev, "info") && strcmp(r->sev, "warning") && strcmp(r->sev, "critical")) {
     sensors_reply_field(req, "severity", "severity is info, warning or critical");
-    return;
+    return -1;
   }
   if (dur && (!json_is_integer(dur) || json_integer_value(dur) < 0 || json_integer_value(dur) > 30 * 86400)) {
     sensors_reply_field(req, "duration_s", "duration_s is 0..2592000 seconds");
-    return;
+    return -1;
   }
   if (offline && (!dur || json_integer_value(dur) < 10)) {
     sensors_reply_field(req, "duration_s", "an offline rule needs duration_s of at least 10 seconds");
-    return;
+    return -1;
   }
+  if (en && !json_is_boolean(en)) {
+    sensors_reply_field(req, "enabled", "enabled is true or false");
+    return -1;
+  }
+  if (offline) r->attr = NULL;
+  r->threshold = json_is_number(th) ? json_number_value(th) : 0;
+  r->duration_ms = dur ? (int64_t)json_integer_value(dur) * 1000 : 0;
+  r->enabled = !en || json_is_true(en);
+  return 0;
+}
+
+static json_t *rule_json(int64_t id, const rule_in_t *r)
+{
+  return json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:f, s:I, s:s, s:b}", "id", (json_int_t)id, "name",
+                   r->name, "kind", r->kind, "device_type", r->dtype, "device_id", r->dev, "attr", r->attr, "op",
+                   r->op, "threshold", r->threshold, "duration_s", (json_int_t)(r->duration_ms / 1000), "severity",
+                   r->sev, "enabled", r->enabled);
+}
+
+/* Rules are city-wide: sensors.write everywhere. false after answering 403. */
+static bool rules_writer(http_req_t *req)
+{
+  if (identity_can(req->app, req->principal, "sensors.write", 0)) return true;
+  http_reply_error(req, ERR_FORBIDDEN, "Rules are set for the whole city");
+  return false;
+}
+
+void sensors_h_rule_create(http_req_t *req)
+{
+  app_t *app = req->app;
+  db_t *db = NULL;
+  rule_in_t r;
+  json_t *b = http_body_object(req);
+  if (!b) return;
+  if (!rules_writer(req) || rule_parse(req, b, &r)) return;
   db = sensors_req_db(req);
   if (!db) return;
   if (db_begin(db)) goto fail;
   db_stmt_t *st = db_prepare(db, "INSERT INTO sensor_rules(name, kind, device_type, device_id, attr, op, threshold,"
-                                 " duration_ms, severity) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING id");
+                                 " duration_ms, severity, enabled) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING id");
   if (!st) goto fail;
-  db_bind_text(st, 1, name);
-  db_bind_text(st, 2, kind);
-  db_bind_text(st, 3, dtype);
-  db_bind_text(st, 4, dev);
-  db_bind_text(st, 5, offline ? NULL : attr);
-  db_bind_text(st, 6, op);
-  db_bind_double(st, 7, json_is_number(th) ? json_number_value(th) : 0);
-  db_bind_int64(st, 8, dur ? (int64_t)json_integer_value(dur) * 1000 : 0);
-  db_bind_text(st, 9, sev);
+  db_bind_text(st, 1, r.name);
+  db_bind_text(st, 2, r.kind);
+  db_bind_text(st, 3, r.dtype);
+  db_bind_text(st, 4, r.dev);
+  db_bind_text(st, 5, r.attr);
+  db_bind_text(st, 6, r.op);
+  db_bind_double(st, 7, r.threshold);
+  db_bind_int64(st, 8, r.duration_ms);
+  db_bind_text(st, 9, r.sev);
+  db_bind_int64(st, 10, r.enabled);
   int rc = db_step(st);
   int64_t id = rc == DB_ROW ? db_col_int64(st, 0) : 0;
   db_stmt_done(st);
@@ -139,9 +177,140 @@ void sensors_h_rule_create(http_req_t *req)
   snprintf(idtext, sizeof idtext, "%" PRId64, id);
   audit_entry_t e = audit_entry_from_req(req, "sensor_rule.create", "sensor_rule", idtext);
   if (audit_append(db, &e) || db_commit(db)) goto fail;
-  http_reply_json(req, 201, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "name", name, "kind", kind));
+  http_reply_json(req, 201, rule_json(id, &r));
   goto done;
 fail:
+  reply_db(req, db);
+done:
+  db_pool_release(app->db, db);
+}
+
+/* The stored condition of rule id (kind, scope, attr, op, threshold, duration, enabled) as
+ * one comparable text: 1 found, 0 not found, -1 error. */
+static int rule_condition(db_t *db, int64_t id, char *out, size_t len)
+{
+  db_stmt_t *st = db_prepare(db, "SELECT kind, device_type, device_id, attr, op, threshold, duration_ms, enabled"
+                                 " FROM sensor_rules WHERE id = $1");
+  if (!st) return -1;
+  db_bind_int64(st, 1, id);
+  int rc = db_step(st);
+  if (rc == DB_ROW)
+    snprintf(out, len, "%s|%s|%s|%s|%s|%.17g|%" PRId64 "|%d", db_col_text(st, 0),
+             db_col_text(st, 1) ? db_col_text(st, 1) : "", db_col_text(st, 2) ? db_col_text(st, 2) : "",
+             db_col_text(st, 3) ? db_col_text(st, 3) : "", db_col_text(st, 4), db_col_double(st, 5),
+             db_col_int64(st, 6), db_col_int64(st, 7) != 0);
+  db_stmt_done(st);
+  return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+}
+
+/* PUT /api/v1/sensors/rules/{id}: replaces the rule (the body as for creation, with
+ * `enabled`). When its condition changes (anything but name and severity) or it is
+ * disabled, its open alerts are cleared (history event "rule_changed") and its evaluation
+ * state starts afresh; a name or severity change keeps them. */
+void sensors_h_rule_update(http_req_t *req)
+{
+  app_t *app = req->app;
+  db_t *db = NULL;
+  rule_in_t r;
+  int64_t id, now = clock_now_ms();
+  json_t *b = http_body_object(req);
+  if (!b) return;
+  if (!rules_writer(req)) return;
+  if (text_parse_int64(http_param(req, "id"), 1, INT64_MAX, &id)) {
+    http_reply_error(req, ERR_NOT_FOUND, "No such rule");
+    return;
+  }
+  if (rule_parse(req, b, &r)) return;
+  db = sensors_req_db(req);
+  if (!db) return;
+  char before[400], after[400];
+  if (db_begin(db)) goto fail;
+  int found = rule_condition(db, id, before, sizeof before);
+  if (found < 0) goto fail;
+  if (!found) {
+    db_rollback(db);
+    http_reply_error(req, ERR_NOT_FOUND, "No such rule");
+    goto done;
+  }
+  db_stmt_t *st = db_prepare(db, "UPDATE sensor_rules SET name = $2, kind = $3, device_type = $4, device_id = $5,"
+                                 " attr = $6, op = $7, threshold = $8, duration_ms = $9, severity = $10, enabled = $11"
+                                 " WHERE id = $1");
+  if (!st) goto fail;
+  db_bind_int64(st, 1, id);
+  db_bind_text(st, 2, r.name);
+  db_bind_text(st, 3, r.kind);
+  db_bind_text(st, 4, r.dtype);
+  db_bind_text(st, 5, r.dev);
+  db_bind_text(st, 6, r.attr);
+  db_bind_text(st, 7, r.op);
+  db_bind_double(st, 8, r.threshold);
+  db_bind_int64(st, 9, r.duration_ms);
+  db_bind_text(st, 10, r.sev);
+  db_bind_int64(st, 11, r.enabled);
+  int rc = db_step(st);
+  db_stmt_done(st);
+  if (rc < 0 || rule_condition(db, id, after, sizeof after) < 0) goto fail;
+  int cleared = 0;
+  if (strcmp(before, after) != 0) {
+    cleared = sensors_rule_reset(db, id, now, "rule_changed", req->principal->account_id);
+    if (cleared < 0) goto fail;
+  }
+  audit_entry_t e = audit_entry_from_req(req, "sensor_rule.update", "sensor_rule", http_param(req, "id"));
+  char detail[80];
+  snprintf(detail, sizeof detail, "condition_changed=%d alerts_cleared=%d", strcmp(before, after) != 0, cleared);
+  e.detail = detail;
+  if (audit_append(db, &e) || db_commit(db)) goto fail;
+  if (sensors_alerts_take_pending()) sensors_alerts_bump();
+  json_t *out = rule_json(id, &r);
+  json_object_set_new(out, "alerts_cleared", json_integer(cleared));
+  http_reply_json(req, 200, out);
+  goto done;
+fail:
+  sensors_alerts_take_pending();
+  reply_db(req, db);
+done:
+  db_pool_release(app->db, db);
+}
+
+/* DELETE /api/v1/sensors/rules/{id}: its open alerts are cleared (history event
+ * "rule_deleted"; the alerts and their history stay), its state and the rule go. */
+void sensors_h_rule_delete(http_req_t *req)
+{
+  app_t *app = req->app;
+  db_t *db = NULL;
+  int64_t id, now = clock_now_ms();
+  if (!rules_writer(req)) return;
+  if (text_parse_int64(http_param(req, "id"), 1, INT64_MAX, &id)) {
+    http_reply_error(req, ERR_NOT_FOUND, "No such rule");
+    return;
+  }
+  db = sensors_req_db(req);
+  if (!db) return;
+  if (db_begin(db)) goto fail;
+  db_stmt_t *st = db_prepare(db, "DELETE FROM sensor_rules WHERE id = $1");
+  if (!st) goto fail;
+  db_bind_int64(st, 1, id);
+  int rc = db_step(st);
+  int64_t gone = rc < 0 ? 0 : db_changes(st);
+  db_stmt_done(st);
+  if (rc < 0) goto fail;
+  if (!gone) {
+    db_rollback(db);
+    http_reply_error(req, ERR_NOT_FOUND, "No such rule");
+    goto done;
+  }
+  int cleared = sensors_rule_reset(db, id, now, "rule_deleted", req->principal->account_id);
+  if (cleared < 0) goto fail;
+  audit_entry_t e = audit_entry_from_req(req, "sensor_rule.delete", "sensor_rule", http_param(req, "id"));
+  char detail[40];
+  snprintf(detail, sizeof detail, "alerts_cleared=%d", cleared);
+  e.detail = detail;
+  if (audit_append(db, &e) || db_commit(db)) goto fail;
+  if (sensors_alerts_take_pending()) sensors_alerts_bump();
+  http_reply_json(req, 200, json_pack("{s:I, s:b, s:i}", "id", (json_int_t)id, "deleted", 1, "alerts_cleared", cleared));
+  goto done;
+fail:
+  sensors_alerts_take_pending();
   reply_db(req, db);
 done:
   db_pool_release(app->db, db);

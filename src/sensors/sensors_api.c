@@ -82,12 +82,14 @@ fail:
   return 0;
 }
 
-static void new_secret(char key[64], char hash[IDENTITY_TOKEN_HASH_HEX])
+/* A new device key, its SHA-256 (HTTP uploads) and its broker hash (MQTT). 0 or -1. */
+static int new_secret(char key[64], char hash[IDENTITY_TOKEN_HASH_HEX], char broker[SENSORS_BROKER_HASH_MAX])
 {
   char hex[49];
   random_hex(hex, 24);
   snprintf(key, 64, "dk_%s", hex);
   identity_token_hash(key, hash);
+  return sensors_broker_hash(key, broker);
 }
 
 static void h_types(http_req_t *req)
@@ -147,13 +149,16 @@ static void h_device_create(http_req_t *req)
     http_reply_error(req, ERR_FORBIDDEN, "You may not register devices at that place");
     goto done;
   }
-  char key[64], hash[IDENTITY_TOKEN_HASH_HEX];
-  new_secret(key, hash);
+  char key[64], hash[IDENTITY_TOKEN_HASH_HEX], broker[SENSORS_BROKER_HASH_MAX];
+  if (new_secret(key, hash, broker)) {
+    http_reply_error(req, ERR_INTERNAL, NULL);
+    goto done;
+  }
   db = sensors_req_db(req);
   if (!db) goto done;
   if (db_begin(db)) goto db_fail;
-  db_stmt_t *st = db_prepare(db, "INSERT INTO sensor_devices(id, type, name, lon, lat, unit_id, secret_hash)"
-                                 " VALUES ($1,$2,$3,$4,$5,$6,$7)");
+  db_stmt_t *st = db_prepare(db, "INSERT INTO sensor_devices(id, type, name, lon, lat, unit_id, secret_hash,"
+                                 " broker_hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)");
   if (!st) goto db_fail;
   db_bind_text(st, 1, id);
   db_bind_text(st, 2, type);
@@ -162,6 +167,7 @@ static void h_device_create(http_req_t *req)
   db_bind_double(st, 5, lat);
   db_bind_int64(st, 6, unit_id);
   db_bind_text(st, 7, hash);
+  db_bind_text(st, 8, broker);
   int rc = db_step(st);
   db_stmt_done(st);
   if (rc < 0) goto db_fail;
@@ -203,15 +209,16 @@ static void h_device_rotate(http_req_t *req)
   db_t *db = sensors_req_db(req);
   json_t *dev;
   int64_t uid;
-  char key[64], hash[IDENTITY_TOKEN_HASH_HEX];
+  char key[64], hash[IDENTITY_TOKEN_HASH_HEX], broker[SENSORS_BROKER_HASH_MAX];
   if (!db || !sensors_device_load(req, db, http_param(req, "id"), "sensors.write", &dev, &uid)) goto done;
-  new_secret(key, hash);
-  if (db_begin(db)) goto fail;
-  db_stmt_t *st = db_prepare(db, "UPDATE sensor_devices SET secret_hash = $2, updated_at = $3 WHERE id = $1");
+  if (new_secret(key, hash, broker) || db_begin(db)) goto fail;
+  db_stmt_t *st = db_prepare(db, "UPDATE sensor_devices SET secret_hash = $2, updated_at = $3, broker_hash = $4"
+                                 " WHERE id = $1");
   if (!st) goto fail;
   db_bind_text(st, 1, http_param(req, "id"));
   db_bind_text(st, 2, hash);
   db_bind_int64(st, 3, clock_now_ms());
+  db_bind_text(st, 4, broker);
   int rc = db_step(st);
   db_stmt_done(st);
   audit_entry_t e = audit_entry_from_req(req, "device.key_rotate", "device", http_param(req, "id"));
@@ -395,10 +402,16 @@ static const http_route_t ROUTES[] = {
   {"GET", "/api/v1/devices/{id}/readings", sensors_h_readings, "sensors.read", 0,
    "Time series (?attr=&from=&to=&resolution=auto|raw|1m|1h&format=json|csv)"},
   {"GET", "/api/v1/devices/{id}/aqi", sensors_h_aqi, "sensors.read", 0,
-   "Hourly (NowCast) and daily VN_AQI of an air-quality station with its sub-indices (?at=)"},
+   "Stored hourly (NowCast) and daily VN_AQI of an air-quality station with its sub-indices (?at=)"},
+  {"GET", "/api/v1/devices/{id}/aqi/history", sensors_h_aqi_history, "sensors.read", 0,
+   "Stored VN_AQI rows of a station (?period=hour|day&from=&to=)"},
   {"GET", "/api/v1/sensors/rules", sensors_h_rules_list, "sensors.read", 0, "Alert rules"},
   {"POST", "/api/v1/sensors/rules", sensors_h_rule_create, "sensors.write", 4096,
    "Create a threshold, rate or offline rule (name, kind, device_type?, device_id?, attr, op, threshold, duration_s)"},
+  {"PUT", "/api/v1/sensors/rules/{id}", sensors_h_rule_update, "sensors.write", 4096,
+   "Replace a rule (its open alerts are cleared when the condition changes)"},
+  {"DELETE", "/api/v1/sensors/rules/{id}", sensors_h_rule_delete, "sensors.write", 0,
+   "Delete a rule (its open alerts are cleared)"},
   {"GET", "/api/v1/sensors/stream", sensors_h_stream, "sensors.read", 0,
    "Live alert events as Server-Sent Events (text/event-stream)"},
   {"GET", "/api/v1/alerts", sensors_h_alerts_list, "sensors.read", 0,

@@ -4,116 +4,149 @@
 #include "base/log.h"
 #include "base/text.h"
 
-#include <math.h>
-
 /*
- * GET /api/v1/devices/{id}/aqi?at=MS - hourly and daily VN_AQI of an air-quality station
- * from its 1-hour rollups (hourly means): NowCast over the last 12 hours for PM, the
- * hour's mean for gases; the day (Vietnam time) with PM 24-hour means, O3 1-hour and
- * 8-hour maxima, CO/SO2/NO2 1-hour maxima. Sub-indices are returned with the index.
+ * VN_AQI of an air-quality station as stored by the sweeper (sensors_aqi_store.c):
+ * GET /api/v1/devices/{id}/aqi?at=MS gives the hour and the Vietnam day holding `at`
+ * (default: the latest completed hour and day); GET /api/v1/devices/{id}/aqi/history
+ * lists stored rows. Each row carries the index, its band and every sub-index.
  */
 
 #define HOUR 3600000LL
 #define DAY (24 * HOUR)
-#define VN_OFFSET (7 * HOUR)
+#define AQI_COLS "start_at, aqi, dominant, o3_1h, o3_8h, co, so2, no2, pm10, pm25, computed_at"
 
-enum { A_PM25, A_PM10, A_O3, A_CO, A_SO2, A_NO2, A_N };
-static const char *const ATTR[A_N] = {"pm25", "pm10", "o3", "co", "so2", "no2"};
+static const char *const SUB[SENSORS_POLLUTANTS] = {"o3_1h", "o3_8h", "co", "so2", "no2", "pm10", "pm25"};
 
-/* means[a][h]: hourly means for hours [start, start + nh) (NaN where missing). */
-static int load_hours(db_t *db, const char *dev, int64_t start, int nh, double means[A_N][36])
+/* A stored row (AQI_COLS) as JSON. */
+static json_t *row_json(db_stmt_t *st, const char *start_key)
 {
-  for (int a = 0; a < A_N; a++)
-    for (int h = 0; h < nh; h++) means[a][h] = NAN;
-  db_stmt_t *st = db_prepare(db, "SELECT attr, bucket, vsum / n FROM sensor_rollups WHERE res = 3600000"
-                                 " AND device_id = $1 AND bucket >= $2 AND bucket < $3");
-  if (!st) return -1;
-  db_bind_text(st, 1, dev);
-  db_bind_int64(st, 2, start);
-  db_bind_int64(st, 3, start + nh * HOUR);
-  int rc;
-  while ((rc = db_step(st)) == DB_ROW) {
-    const char *attr = db_col_text(st, 0);
-    int h = (int)((db_col_int64(st, 1) - start) / HOUR);
-    for (int a = 0; a < A_N; a++)
-      if (strcmp(attr, ATTR[a]) == 0 && h >= 0 && h < nh) means[a][h] = db_col_double(st, 2);
-  }
-  db_stmt_done(st);
-  return rc < 0 ? -1 : 0;
-}
-
-static json_t *aqi_json(const sensors_aqi_t *q)
-{
-  static const char *const SUB[SENSORS_POLLUTANTS] = {"o3_1h", "o3_8h", "co", "so2", "no2", "pm10", "pm25"};
   json_t *subs = json_object();
   for (int p = 0; p < SENSORS_POLLUTANTS; p++)
-    json_object_set_new(subs, SUB[p], q->sub[p] >= 0 ? json_integer(q->sub[p]) : json_null());
+    json_object_set_new(subs, SUB[p], db_col_is_null(st, 3 + p) ? json_null() : json_integer(db_col_int64(st, 3 + p)));
+  int aqi = db_col_is_null(st, 1) ? -1 : (int)db_col_int64(st, 1);
   const char *en = NULL, *colour = NULL;
-  const char *band = sensors_aqi_band(q->aqi, &en, &colour);
-  return json_pack("{s:o, s:s?, s:s?, s:s?, s:s?, s:o}", "aqi", q->aqi >= 0 ? json_integer(q->aqi) : json_null(),
-                   "band", band, "band_en", band ? en : NULL, "colour", band ? colour : NULL, "dominant",
-                   q->dominant, "sub_indices", subs);
+  const char *band = sensors_aqi_band(aqi, &en, &colour);
+  return json_pack("{s:I, s:s, s:o, s:s?, s:s?, s:s?, s:s?, s:o, s:I}", start_key, (json_int_t)db_col_int64(st, 0),
+                   "status", "stored", "aqi", aqi >= 0 ? json_integer(aqi) : json_null(), "band", band, "band_en",
+                   band ? en : NULL, "colour", band ? colour : NULL, "dominant", db_col_text(st, 2), "sub_indices",
+                   subs, "computed_at", (json_int_t)db_col_int64(st, 10));
 }
 
-static double max_of(const double *v, int n)
+/* The stored row of one period, or a row saying why there is none: "pending" (not computed
+ * yet) or "no_data". NULL on a database error. */
+static json_t *period_json(db_t *db, const char *dev, bool is_day, int64_t start, int64_t now)
 {
-  double m = NAN;
-  for (int i = 0; i < n; i++)
-    if (!isnan(v[i]) && (isnan(m) || v[i] > m)) m = v[i];
-  return m;
+  const char *key = is_day ? "day_start" : "hour";
+  db_stmt_t *st = db_prepare(db, "SELECT " AQI_COLS " FROM sensor_aqi WHERE device_id = $1 AND period = $2"
+                                 " AND start_at = $3");
+  if (!st) return NULL;
+  db_bind_text(st, 1, dev);
+  db_bind_text(st, 2, is_day ? "day" : "hour");
+  db_bind_int64(st, 3, start);
+  int rc = db_step(st);
+  json_t *out = rc == DB_ROW ? row_json(st, key) : NULL;
+  db_stmt_done(st);
+  if (rc != DB_DONE) return out;
+  int64_t next;
+  if (sensors_aqi_cursor(db, is_day, &next)) return NULL;
+  bool pending = start >= next || start + (is_day ? DAY : HOUR) + SENSORS_AQI_GRACE_MS > now;
+  json_t *subs = json_object();
+  for (int p = 0; p < SENSORS_POLLUTANTS; p++) json_object_set_new(subs, SUB[p], json_null());
+  return json_pack("{s:I, s:s, s:n, s:n, s:o}", key, (json_int_t)start, "status", pending ? "pending" : "no_data",
+                   "aqi", "dominant", "sub_indices", subs);
 }
 
-/* Mean of the hours present, with at least `need` of them. */
-static double mean_of(const double *v, int n, int need)
+/* Loads the device (sensors.read at its ward) and checks it is an air-quality station. */
+static bool station_load(http_req_t *req, db_t *db)
 {
-  double s = 0;
-  int k = 0;
-  for (int i = 0; i < n; i++)
-    if (!isnan(v[i])) s += v[i], k++;
-  return k >= need && k > 0 ? s / k : NAN;
+  json_t *dev;
+  int64_t uid;
+  if (!sensors_device_load(req, db, http_param(req, "id"), "sensors.read", &dev, &uid)) return false;
+  if (strcmp(json_string_value(json_object_get(dev, "type")), "AirQualityObserved") != 0) {
+    sensors_reply_field(req, "id", "VN_AQI is computed for AirQualityObserved stations");
+    return false;
+  }
+  return true;
 }
 
 void sensors_h_aqi(http_req_t *req)
 {
   app_t *app = req->app;
   db_t *db = sensors_req_db(req);
-  json_t *dev;
-  int64_t uid, at = clock_now_ms();
+  int64_t now = clock_now_ms(), at = 0;
   const char *q = http_query(req, "at");
   if (!db) return;
   if (q && text_parse_int64(q, 0, INT64_MAX / 2, &at)) {
     sensors_reply_field(req, "at", "at is milliseconds since the epoch");
     goto done;
   }
-  if (!sensors_device_load(req, db, http_param(req, "id"), "sensors.read", &dev, &uid)) goto done;
-  if (strcmp(json_string_value(json_object_get(dev, "type")), "AirQualityObserved") != 0) {
-    sensors_reply_field(req, "id", "VN_AQI is computed for AirQualityObserved stations");
-    goto done;
+  if (!station_load(req, db)) goto done;
+  /* Default: the latest completed hour and Vietnam day. */
+  int64_t t = now - SENSORS_AQI_GRACE_MS;
+  int64_t hour = q ? at - at % HOUR : t - t % HOUR - HOUR;
+  int64_t day = q ? sensors_aqi_day_start(at) : sensors_aqi_day_start(t) - DAY;
+  json_t *h = period_json(db, http_param(req, "id"), false, hour, now);
+  json_t *d = h ? period_json(db, http_param(req, "id"), true, day, now) : NULL;
+  if (!d) {
+    json_decref(h);
+    goto fail;
   }
-  double hours[A_N][36];
-  /* Hourly: the hour holding `at` and the 11 before it (NowCast index 0 = this hour). */
-  int64_t hour = at - at % HOUR;
-  if (load_hours(db, http_param(req, "id"), hour - 11 * HOUR, 12, hours)) goto fail;
-  double pm25[12], pm10[12];
-  for (int i = 0; i < 12; i++) pm25[i] = hours[A_PM25][11 - i], pm10[i] = hours[A_PM10][11 - i];
-  sensors_aqi_t hq, dq;
-  sensors_aqi_hourly(hours[A_O3][11], hours[A_CO][11], hours[A_SO2][11], hours[A_NO2][11], pm10, 12, pm25, 12, &hq);
-  /* Daily: the Vietnam calendar day holding `at`; 7 hours before it for the 8-hour means. */
-  int64_t day = (at + VN_OFFSET) - (at + VN_OFFSET) % DAY - VN_OFFSET;
-  if (load_hours(db, http_param(req, "id"), day - 7 * HOUR, 31, hours)) goto fail;
-  double o3_8h_max = NAN;
-  for (int h = 7; h < 31; h++) {
-    double m = mean_of(&hours[A_O3][h - 7], 8, 6);   /* 8-hour mean needs 6 of 8 hours */
-    if (!isnan(m) && (isnan(o3_8h_max) || m > o3_8h_max)) o3_8h_max = m;
-  }
-  sensors_aqi_daily(max_of(&hours[A_O3][7], 24), o3_8h_max, max_of(&hours[A_CO][7], 24),
-                    max_of(&hours[A_SO2][7], 24), max_of(&hours[A_NO2][7], 24), mean_of(&hours[A_PM10][7], 24, 1),
-                    mean_of(&hours[A_PM25][7], 24, 1), &dq);
-  json_t *h = aqi_json(&hq), *d = aqi_json(&dq);
-  json_object_set_new(h, "hour", json_integer(hour));
-  json_object_set_new(d, "day_start", json_integer(day));
   http_reply_json(req, 200, json_pack("{s:s, s:s, s:o, s:o}", "device", http_param(req, "id"), "scale",
                                       "VN_AQI (QĐ 1459/QĐ-TCMT)", "hourly", h, "daily", d));
+  goto done;
+fail:
+  log_error(req->request_id, "msg=\"database error\" err=\"%s\"", db_errmsg(db));
+  http_reply_error(req, ERR_INTERNAL, NULL);
+done:
+  db_pool_release(app->db, db);
+}
+
+/* GET /api/v1/devices/{id}/aqi/history?period=hour|day&from=&to= (ms; default the last
+ * 24 hours, or 30 days for days; at most 1000 rows, oldest first). */
+void sensors_h_aqi_history(http_req_t *req)
+{
+  app_t *app = req->app;
+  db_t *db = sensors_req_db(req);
+  int64_t now = clock_now_ms(), from, to = now;
+  const char *period = http_query(req, "period"), *qf = http_query(req, "from"), *qt = http_query(req, "to");
+  if (!db) return;
+  if (!period) period = "hour";
+  bool is_day = strcmp(period, "day") == 0;
+  if (!is_day && strcmp(period, "hour") != 0) {
+    sensors_reply_field(req, "period", "period is hour or day");
+    goto done;
+  }
+  from = now - (is_day ? 30 * DAY : DAY);
+  if (qf && text_parse_int64(qf, 0, INT64_MAX / 2, &from)) {
+    sensors_reply_field(req, "from", "from is milliseconds since the epoch");
+    goto done;
+  }
+  if (qt && text_parse_int64(qt, 0, INT64_MAX / 2, &to)) {
+    sensors_reply_field(req, "to", "to is milliseconds since the epoch");
+    goto done;
+  }
+  if (to < from) {
+    sensors_reply_field(req, "to", "to is before from");
+    goto done;
+  }
+  if (!station_load(req, db)) goto done;
+  db_stmt_t *st = db_prepare(db, "SELECT " AQI_COLS " FROM sensor_aqi WHERE device_id = $1 AND period = $2"
+                                 " AND start_at >= $3 AND start_at <= $4 ORDER BY start_at LIMIT 1000");
+  if (!st) goto fail;
+  db_bind_text(st, 1, http_param(req, "id"));
+  db_bind_text(st, 2, period);
+  db_bind_int64(st, 3, from);
+  db_bind_int64(st, 4, to);
+  json_t *items = json_array();
+  int rc;
+  while ((rc = db_step(st)) == DB_ROW) json_array_append_new(items, row_json(st, "start"));
+  db_stmt_done(st);
+  if (rc < 0) {
+    json_decref(items);
+    goto fail;
+  }
+  http_reply_json(req, 200, json_pack("{s:s, s:s, s:o}", "device", http_param(req, "id"), "period", period,
+                                      "items", items));
   goto done;
 fail:
   log_error(req->request_id, "msg=\"database error\" err=\"%s\"", db_errmsg(db));

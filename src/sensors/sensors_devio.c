@@ -143,12 +143,13 @@ void sensors_h_devices_import(http_req_t *req)
                               "devices[%zu] lies outside your units", i);
       goto done;
     }
-    char hex[49], key[64], hash[IDENTITY_TOKEN_HASH_HEX];
+    char hex[49], key[64], hash[IDENTITY_TOKEN_HASH_HEX], broker[SENSORS_BROKER_HASH_MAX];
     random_hex(hex, 24);
     snprintf(key, sizeof key, "dk_%s", hex);
     identity_token_hash(key, hash);
-    db_stmt_t *st = db_prepare(db, "INSERT INTO sensor_devices(id, type, name, lon, lat, unit_id, secret_hash)"
-                                   " VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (id) DO NOTHING");
+    if (sensors_broker_hash(key, broker)) goto fail;
+    db_stmt_t *st = db_prepare(db, "INSERT INTO sensor_devices(id, type, name, lon, lat, unit_id, secret_hash,"
+                                   " broker_hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (id) DO NOTHING");
     if (!st) goto fail;
     db_bind_text(st, 1, id);
     db_bind_text(st, 2, type);
@@ -157,6 +158,7 @@ void sensors_h_devices_import(http_req_t *req)
     db_bind_double(st, 5, lat);
     db_bind_int64(st, 6, u ? u->id : 0);
     db_bind_text(st, 7, hash);
+    db_bind_text(st, 8, broker);
     int rc = db_step(st);
     int64_t changed = db_changes(st);
     db_stmt_done(st);

@@ -15,6 +15,17 @@
 #define SENSORS_DEVICE_COLS \
   "id, type, name, lon, lat, unit_id, status, last_seen_at, created_at, latest, latest_ts"
 
+/* Broker credentials (sensors_broker.c). */
+#define SENSORS_BROKER_HASH_MAX 160
+/* mosquitto's "$7$101$salt$hash" (PBKDF2-SHA512) of a password, fresh salt. 0 or -1. */
+int sensors_broker_hash(const char *password, char out[SENSORS_BROKER_HASH_MAX]);
+/* Writes DIR/passwd and DIR/acl (each atomically) for the active devices and the service
+ * account svc_user (NULL: none). *devices written, *skipped without a broker hash. 0 or -1. */
+int sensors_broker_write(db_t *db, const char *dir, const char *svc_user, const char *svc_password, int *devices,
+                         int *skipped);
+/* Keeps CITYOS_MQTT_AUTH_DIR up to date (the sweeper calls it; see sensors_broker.c). */
+void sensors_broker_sync(db_t *db);
+
 /* A pooled connection for the request, or NULL after answering 503. Release it. */
 db_t *sensors_req_db(http_req_t *req);
 /* 422 validation_failed naming the field. */
@@ -37,8 +48,11 @@ int64_t sensors_pick_resolution(const char *word, int64_t from, int64_t to);
 
 void sensors_h_readings(http_req_t *req);
 void sensors_h_aqi(http_req_t *req);
+void sensors_h_aqi_history(http_req_t *req);
 void sensors_h_rules_list(http_req_t *req);
 void sensors_h_rule_create(http_req_t *req);
+void sensors_h_rule_update(http_req_t *req);
+void sensors_h_rule_delete(http_req_t *req);
 void sensors_h_alerts_list(http_req_t *req);
 void sensors_h_alert_get(http_req_t *req);
 void sensors_h_alert_ack(http_req_t *req);

@@ -9,7 +9,10 @@
  * PostgreSQL identity values can commit out of order, so each poll looks back over
  * the last 256 ids and skips the ones already published. An alert committed on this
  * node (sensors_alerts_version() moves) cuts the wait short, so it is on the stream
- * within a few ms; alerts of other nodes take up to one poll interval.
+ * within a few ms. On PostgreSQL the thread LISTENs on its own connection and every
+ * transaction that appends an alert event NOTIFYs (sensors_rules.c), so alerts committed
+ * on any node wake every node's feed at once; with SQLite (one node) or while the LISTEN
+ * connection is down, alerts of other nodes take up to one poll interval (200 ms).
  */
 #include "base/common.h"
 #include "sensors/sensors_internal.h"
@@ -23,6 +26,7 @@
 #define LIVE_LOOKBACK 256
 #define LIVE_POLL_US 200000
 #define LIVE_WAKE_US 5000
+#define LIVE_SAFETY_US 2000000   /* with LISTEN: a poll at least every 2 s anyway */
 
 static http_sse_hub_t *g_hub;
 static pthread_t g_thread;
@@ -73,22 +77,64 @@ static void poll_once(db_t *db, int64_t *high) {
   db_stmt_done(st);
 }
 
+/* PostgreSQL: a connection of its own that LISTENs on SENSORS_ALERTS_CHANNEL (every
+ * transaction that appends an alert event NOTIFYs it, delivered at commit). NULL when it
+ * cannot be opened (the loop then polls through the pool and tries again later). */
+static db_t *open_listener(app_t *app) {
+  char err[256];
+  db_t *db = db_open(app->cfg->db, err, sizeof err);
+  if (!db) {
+    log_warn(NULL, "msg=\"live feed: no LISTEN connection, polling\" err=\"%s\"", err);
+    return NULL;
+  }
+  if (db_exec(db, "LISTEN " SENSORS_ALERTS_CHANNEL)) {
+    log_warn(NULL, "msg=\"live feed: LISTEN failed, polling\" err=\"%s\"", db_errmsg(db));
+    db_close(db);
+    return NULL;
+  }
+  return db;
+}
+
 static void *live_main(void *arg) {
   app_t *app = arg;
   int64_t high = -1;
+  bool pg = db_pool_kind(app->db) == DB_POSTGRES;
+  db_t *lis = pg ? open_listener(app) : NULL;
+  int64_t retry_at = 0;
   while (!g_stop) {
-    db_t *db = db_pool_acquire(app->db);
+    if (pg && !lis && clock_now_ms() >= retry_at) {
+      lis = open_listener(app);
+      retry_at = clock_now_ms() + 5000;
+    }
+    db_t *db = lis ? lis : db_pool_acquire(app->db);
     if (db) {
       if (high < 0) high = max_event_id(db);   /* only events from now on */
       else poll_once(db, &high);
     }
-    db_pool_release(app->db, db);
+    if (!lis) db_pool_release(app->db, db);
     /* Wait for the next poll, but poll at once when this node has committed an alert
-     * change (sensors_alerts_bump after the commit): local alerts reach the stream in
-     * ~10 ms, alerts of other nodes within LIVE_POLL_US. */
+     * change (sensors_alerts_bump after the commit) or, on PostgreSQL, when any node has
+     * (a notification): alerts reach the stream within a few ms from every node. The
+     * timed poll stays as a safety net (LIVE_SAFETY_US with LISTEN, else LIVE_POLL_US). */
     uint64_t v = sensors_alerts_version();
-    for (int t = 0; t < LIVE_POLL_US && !g_stop && sensors_alerts_version() == v; t += LIVE_WAKE_US) usleep(LIVE_WAKE_US);
+    int limit = lis ? LIVE_SAFETY_US : LIVE_POLL_US;
+    for (int t = 0; t < limit && !g_stop && sensors_alerts_version() == v; t += LIVE_WAKE_US) {
+      if (!lis) {
+        usleep(LIVE_WAKE_US);
+        continue;
+      }
+      int n = db_notify_wait(lis, LIVE_WAKE_US / 1000);
+      if (n > 0) break;
+      if (n < 0) {   /* connection lost: poll through the pool until it is back */
+        log_warn(NULL, "msg=\"live feed: LISTEN connection lost\" err=\"%s\"", db_errmsg(lis));
+        db_close(lis);
+        lis = NULL;
+        retry_at = clock_now_ms() + 1000;
+        break;
+      }
+    }
   }
+  if (lis) db_close(lis);
   return NULL;
 }
 

@@ -161,12 +161,38 @@ static const char SCHEMA_5[] =
   "ALTER TABLE sensor_commands ADD COLUMN schedule_id BIGINT;"
   "CREATE UNIQUE INDEX sensor_commands_schedule ON sensor_commands(schedule_id, device_id, not_before);";
 
+/* Stored VN_AQI per station (sensors_aqi_store.c): hourly and daily rows with every
+ * sub-index, the in-order cursors, and the station hours that got late readings. */
+static const char SCHEMA_6[] =
+  "CREATE TABLE sensor_aqi ("
+  "  device_id TEXT NOT NULL,"
+  "  period TEXT NOT NULL CHECK (period IN ('hour','day')),"
+  "  start_at BIGINT NOT NULL,"
+  "  aqi INTEGER,"
+  "  dominant TEXT,"
+  "  o3_1h INTEGER, o3_8h INTEGER, co INTEGER, so2 INTEGER, no2 INTEGER, pm10 INTEGER, pm25 INTEGER,"
+  "  computed_at BIGINT NOT NULL,"
+  "  PRIMARY KEY (device_id, period, start_at));"
+  "CREATE TABLE sensor_aqi_progress ("
+  "  period TEXT PRIMARY KEY,"
+  "  next_start BIGINT NOT NULL);"
+  "CREATE TABLE sensor_aqi_late ("
+  "  device_id TEXT NOT NULL,"
+  "  hour BIGINT NOT NULL,"
+  "  gen BIGINT NOT NULL,"
+  "  PRIMARY KEY (device_id, hour));";
+
+/* The device key's hash in mosquitto's password-file format (sensors_broker.c). */
+static const char SCHEMA_7[] = "ALTER TABLE sensor_devices ADD COLUMN broker_hash TEXT;";
+
 static const db_migration_t MIGRATIONS[] = {
   {"sensors", 1, SCHEMA_1},
   {"sensors", 2, SCHEMA_2},
   {"sensors", 3, SCHEMA_3},
   {"sensors", 4, SCHEMA_4},
   {"sensors", 5, SCHEMA_5},
+  {"sensors", 6, SCHEMA_6},
+  {"sensors", 7, SCHEMA_7},
 };
 
 const db_migration_t *sensors_migrations(db_kind_t kind, size_t *n)
@@ -205,7 +231,7 @@ const sensors_settings_t *sensors_settings(void)
 
 /* Housekeeping: offline rules every CITYOS_SENSORS_SWEEP_S seconds (default 15), retention
  * every CITYOS_SENSORS_PRUNE_S seconds (default 600; the first time at the first sweep),
- * street-light schedules at every sweep. */
+ * street-light schedules and the stored VN_AQI at every sweep. */
 static pthread_t g_sweeper;
 static volatile int g_sweep_stop;
 static bool g_sweep_running;
@@ -222,6 +248,8 @@ static void *sweep_main(void *arg)
     int64_t now = clock_now_ms();
     if (db) sensors_rules_sweep_offline(db, now);
     if (db) sensors_schedules_run(db, now);   /* street-light schedules, once per cluster */
+    if (db) sensors_aqi_run(db, now);         /* stored VN_AQI, one node at a time */
+    if (db) sensors_broker_sync(db);          /* CITYOS_MQTT_AUTH_DIR, when set */
     if (db && now - last_prune >= prune_ms) {   /* retention */
       last_prune = now;
       sensors_prune(db, sensors_settings(), now);

@@ -73,6 +73,13 @@ static int add_event(db_t *db, int64_t alert_id, int64_t at, const char *event, 
   db_stmt_done(st);
   if (rc < 0) return -1;
   t_pending++;
+  if (db_kind(db) == DB_POSTGRES) {   /* wakes every node's live feed at commit */
+    st = db_prepare(db, "SELECT pg_notify('" SENSORS_ALERTS_CHANNEL "', '')");
+    if (!st) return -1;
+    rc = db_step(st);
+    db_stmt_done(st);
+    if (rc < 0) return -1;
+  }
   st = db_prepare(db, "INSERT INTO sensor_outbox(created_at, alert_id, event, body) VALUES ($1,$2,$3,$4)");
   if (!st) return -1;
   db_bind_int64(st, 1, at);
@@ -110,7 +117,8 @@ int sensors_alert_raise(db_t *db, int64_t rule_id, const char *dev, const char *
   if (existing != 0) return existing < 0 ? -1 : 0;
   db_stmt_t *st = db_prepare(db, "INSERT INTO sensor_alerts(rule_id, device_id, unit_id, state, severity, message,"
                                  " value, raised_at) SELECT $1, id, unit_id, 'raised', $3, $4, $5, $6"
-                                 " FROM sensor_devices WHERE id = $2 RETURNING id");
+                                 " FROM sensor_devices WHERE id = $2 AND EXISTS (SELECT 1 FROM sensor_rules"
+                                 " WHERE sensor_rules.id = $1 AND enabled = 1) RETURNING id");
   if (!st) return -1;
   db_bind_int64(st, 1, rule_id);
   db_bind_text(st, 2, dev);
@@ -127,7 +135,7 @@ int sensors_alert_raise(db_t *db, int64_t rule_id, const char *dev, const char *
   return 0;
 }
 
-static int clear_alert(db_t *db, int64_t alert_id, int64_t at, double value)
+static int clear_alert_by(db_t *db, int64_t alert_id, int64_t at, double value, const char *event, int64_t actor)
 {
   db_stmt_t *st = db_prepare(db, "UPDATE sensor_alerts SET state = 'cleared', cleared_at = $2 WHERE id = $1");
   if (!st) return -1;
@@ -136,7 +144,45 @@ static int clear_alert(db_t *db, int64_t alert_id, int64_t at, double value)
   int rc = db_step(st);
   db_stmt_done(st);
   if (rc < 0) return -1;
-  return add_event(db, alert_id, at, "cleared", 0, value, "cleared");
+  return add_event(db, alert_id, at, event, actor, value, event);
+}
+
+static int clear_alert(db_t *db, int64_t alert_id, int64_t at, double value)
+{
+  return clear_alert_by(db, alert_id, at, value, "cleared", 0);
+}
+
+int sensors_rule_reset(db_t *db, int64_t rule_id, int64_t at, const char *event, int64_t actor)
+{
+  db_stmt_t *st = db_prepare(db, "SELECT id FROM sensor_alerts WHERE rule_id = $1 AND state <> 'cleared' ORDER BY id");
+  if (!st) return -1;
+  db_bind_int64(st, 1, rule_id);
+  int64_t *ids = NULL;
+  size_t n = 0, cap = 0;
+  int rc;
+  while ((rc = db_step(st)) == DB_ROW) {
+    if (n == cap) {
+      cap = cap ? cap * 2 : 32;
+      int64_t *g = realloc(ids, cap * sizeof *g);
+      if (!g) {
+        rc = -1;
+        break;
+      }
+      ids = g;
+    }
+    ids[n++] = db_col_int64(st, 0);
+  }
+  db_stmt_done(st);
+  for (size_t i = 0; rc >= 0 && i < n; i++)
+    if (clear_alert_by(db, ids[i], at, NAN, event, actor)) rc = -1;
+  free(ids);
+  if (rc < 0) return -1;
+  st = db_prepare(db, "DELETE FROM sensor_rule_state WHERE rule_id = $1");
+  if (!st) return -1;
+  db_bind_int64(st, 1, rule_id);
+  rc = db_step(st);
+  db_stmt_done(st);
+  return rc < 0 ? -1 : (int)(n > INT_MAX ? INT_MAX : n);
 }
 
 /* One rule against one new reading. */

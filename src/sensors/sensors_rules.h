@@ -10,6 +10,8 @@
 #include "store/db.h"
 
 #define SENSORS_MAX_RULES 256
+/* PostgreSQL NOTIFY channel of alert events (sensors_live.c listens). */
+#define SENSORS_ALERTS_CHANNEL "cityos_sensor_alerts"
 
 typedef struct sensors_rule {
   int64_t id;
@@ -38,9 +40,13 @@ int sensors_rules_eval(db_t *db, const sensors_rules_t *rules, const char *dev, 
 int sensors_rules_device_seen(db_t *db, const char *dev, int64_t now);
 /* Raises offline alerts for silent devices, in its own transaction. Count or -1. */
 int sensors_rules_sweep_offline(db_t *db, int64_t now);
-/* Raises an alert unless one is open for (rule, device). 0 or -1. */
+/* Raises an alert unless one is open for (rule, device) or the rule is gone or disabled
+ * (a batch that loaded it before a concurrent change). 0 or -1. */
 int sensors_alert_raise(db_t *db, int64_t rule_id, const char *dev, const char *severity, const char *message,
                         double value, int64_t at);
+/* Clears every open alert of the rule with history event `event` by `actor` and forgets
+ * its evaluation state (rule replaced, disabled or deleted). Alerts cleared or -1. */
+int sensors_rule_reset(db_t *db, int64_t rule_id, int64_t at, const char *event, int64_t actor);
 /* Appends a history event (and an outbox row). 0 or -1. */
 int sensors_alert_event(db_t *db, int64_t alert_id, int64_t at, const char *event, int64_t actor);
 /* A counter bumped after every commit that changed alerts (for live views). */

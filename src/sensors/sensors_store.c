@@ -113,7 +113,17 @@ typedef struct batch_ctx {
   const sensors_settings_t *set;
   const sensors_rules_t *rules;
   rolls_t rolls;
+  rolls_t late;      /* station hours that got a pollutant reading after they ended */
+  int64_t clock;     /* the time the batch's transaction began */
 } batch_ctx_t;
+
+/* Marks the station hours of bc->late for the VN_AQI job (sensors_aqi_store.c). */
+static int late_write(db_t *db, const rolls_t *r)
+{
+  for (size_t i = 0; i < r->cap; i++)
+    if (r->t[i].dev && sensors_aqi_mark_late(db, r->t[i].dev, r->t[i].bucket)) return -1;
+  return 0;
+}
 
 static int store_value(db_t *db, batch_ctx_t *bc, const char *type, const char *dev, const char *attr, int64_t ts,
                        double v, int64_t now, bool *inserted)
@@ -133,6 +143,9 @@ static int store_value(db_t *db, batch_ctx_t *bc, const char *type, const char *
   static const int64_t RES[2] = {60000, 3600000};
   for (int i = 0; i < 2; i++)
     if (roll_add(&bc->rolls, RES[i], ts - ((ts % RES[i]) + RES[i]) % RES[i], dev, attr, v)) return -1;
+  int64_t hour = ts - ((ts % 3600000) + 3600000) % 3600000;
+  if (hour + 3600000 <= bc->clock && sensors_aqi_attr(attr) && roll_add(&bc->late, 0, hour, dev, "aqi", 0))
+    return -1;
   return bc->rules->n ? sensors_rules_eval(db, bc->rules, dev, type, attr, ts, v, now) : 0;
 }
 
@@ -292,13 +305,15 @@ int sensors_write_batch(db_t *db, const sensors_settings_t *set, sensors_msg_t *
   batch_ctx_t bc = {.set = set, .rules = rules};
   sensors_alerts_take_pending();
   if (!rules || db_begin(db) || sensors_rules_load(db, rules)) goto fail;
+  bc.clock = clock_now_ms();
   for (size_t i = 0; i < n; i++) {
     if (store_msg(db, &bc, &msgs[i])) goto fail;
     if (!msgs[i].stored && store_dead(db, &msgs[i])) goto fail;
   }
-  if (rolls_write(db, &bc.rolls) || db_commit(db)) goto fail;
+  if (rolls_write(db, &bc.rolls) || late_write(db, &bc.late) || db_commit(db)) goto fail;
   free(rules);
   free(bc.rolls.t);
+  free(bc.late.t);
   if (sensors_alerts_take_pending()) sensors_alerts_bump();
   return 0;
 fail:
@@ -306,6 +321,7 @@ fail:
   db_rollback(db);
   free(rules);
   free(bc.rolls.t);
+  free(bc.late.t);
   sensors_alerts_take_pending();
   return -1;
 }

@@ -411,6 +411,17 @@ int db_exec(db_t *db, const char *sql)
   return db->kind == DB_SQLITE ? db_sqlite_exec(db, sql) : db_pg_exec(db, sql);
 }
 
+int db_notify_wait(db_t *db, int timeout_ms)
+{
+  if (!db)
+    return -1;
+  if (db->kind != DB_POSTGRES) {
+    db_set_error(db, DB_ERR_OTHER, "notify: PostgreSQL only");
+    return -1;
+  }
+  return db_pg_notify_wait(db, timeout_ms);
+}
+
 static const struct {
   const char *name;
   const char *lite;

@@ -105,6 +105,11 @@ int db_commit(db_t *db);
 int db_rollback(db_t *db);     /* safe to call with no transaction open */
 bool db_in_transaction(const db_t *db);
 
+/* PostgreSQL LISTEN/NOTIFY: after db_exec(db, "LISTEN channel") on this connection, waits
+ * up to timeout_ms (0: only checks) for notifications; the number that arrived (drained),
+ * 0 on timeout, -1 on error or with SQLite (no notifications). */
+int db_notify_wait(db_t *db, int timeout_ms);
+
 const char *db_errmsg(const db_t *db);
 db_error_t db_last_error(const db_t *db);
 

@@ -134,6 +134,7 @@ int64_t db_pg_col_int64(db_stmt_t *st, int col);
 double db_pg_col_double(db_stmt_t *st, int col);
 const void *db_pg_col_blob(db_stmt_t *st, int col, size_t *len);
 int db_pg_exec(db_t *db, const char *sql);
+int db_pg_notify_wait(db_t *db, int timeout_ms);
 bool db_pg_in_transaction(const db_t *db);
 
 #endif

@@ -499,6 +499,41 @@ int db_pg_exec(db_t *db, const char *sql)
   return rc;
 }
 
+int db_pg_notify_wait(db_t *db, int timeout_ms)
+{
+  int got = 0;
+  PGnotify *n;
+  if (!PQconsumeInput(db->c.pg)) {
+    db_set_error(db, DB_ERR_CONNECTION, "notify: %s", PQerrorMessage(db->c.pg));
+    return -1;
+  }
+  while ((n = PQnotifies(db->c.pg)) != NULL) {   /* arrived with earlier results */
+    PQfreemem(n);
+    got++;
+  }
+  if (got || timeout_ms <= 0)
+    return got;
+  struct pollfd pfd = {.fd = PQsocket(db->c.pg), .events = POLLIN};
+  if (pfd.fd < 0) {
+    db_set_error(db, DB_ERR_CONNECTION, "notify: no connection");
+    return -1;
+  }
+  int pr = poll(&pfd, 1, timeout_ms);
+  if (pr < 0)
+    return errno == EINTR ? 0 : -1;
+  if (pr == 0)
+    return 0;
+  if (!PQconsumeInput(db->c.pg)) {
+    db_set_error(db, DB_ERR_CONNECTION, "notify: %s", PQerrorMessage(db->c.pg));
+    return -1;
+  }
+  while ((n = PQnotifies(db->c.pg)) != NULL) {
+    PQfreemem(n);
+    got++;
+  }
+  return got;
+}
+
 bool db_pg_in_transaction(const db_t *db)
 {
   if (!db->c.pg)

@@ -22,14 +22,19 @@ def wait_port(port, timeout=10):
 
 
 class Broker:
-    """mosquitto on 127.0.0.1:port, no persistence, anonymous (tests only)."""
+    """mosquitto on 127.0.0.1:port, no persistence, anonymous (tests only); with auth_dir,
+    no anonymous clients and the password and ACL files `cityos devices broker-auth` wrote."""
 
-    def __init__(self, port):
+    def __init__(self, port, auth_dir=None):
         self.port = port
         self.dir = tempfile.TemporaryDirectory(prefix="cityos-mqtt-")
         conf = os.path.join(self.dir.name, "mosquitto.conf")
+        # (`user root`: run as root, mosquitto would switch to its own user and could not
+        # read the test's private temporary folder.)
+        auth = (f"allow_anonymous false\npassword_file {auth_dir}/passwd\nacl_file {auth_dir}/acl\n"
+                + ("user root\n" if os.geteuid() == 0 else "") if auth_dir else "allow_anonymous true\n")
         with open(conf, "w") as f:
-            f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f.write(f"listener {port} 127.0.0.1\n{auth}persistence false\n"
                     "max_queued_messages 0\nlog_dest stderr\nlog_type error\nlog_type warning\n")
         self.log = open(os.path.join(self.dir.name, "broker.log"), "w")
         self.proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=self.log, stderr=self.log)

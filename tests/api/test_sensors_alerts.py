@@ -163,15 +163,17 @@ def test_vn_aqi_station(srv):
     admin = srv.admin
     dev = unique("aq-")
     key = make_device(admin, dev)["key"]
-    # Yesterday in Vietnam time: every hour PM2.5 55.7 µg/m³ (two readings an hour).
+    # Two days ago in Vietnam time: every hour PM2.5 55.7 µg/m³ (two readings an hour).
     HOUR = 3_600_000
-    vn_day_start = ((now_ms() + 7 * HOUR) // (24 * HOUR) - 1) * 24 * HOUR - 7 * HOUR
+    vn_day_start = ((now_ms() + 7 * HOUR) // (24 * HOUR) - 2) * 24 * HOUR - 7 * HOUR
     readings = []
     for h in range(24):
         for m in (10, 40):
             readings.append({"ts": vn_day_start + h * HOUR + m * MIN, "values": {"pm25": 55.7, "no2": 150}})
     upload(srv, dev, key, readings)
-    body = admin.get(f"/api/v1/devices/{dev}/aqi", params={"at": vn_day_start + 20 * HOUR}).json()
+    # The sweeper computes and stores the index (tests/api/test_sensors_aqi.py for more).
+    aqi = lambda d, at: admin.get(f"/api/v1/devices/{d}/aqi", params={"at": at}).json()
+    body = wait_for(lambda: (b := aqi(dev, vn_day_start + 20 * HOUR))["daily"]["status"] == "stored" and b, timeout=30)
     assert body["daily"]["aqi"] == 110 and body["daily"]["band"] == "Kém", body
     assert body["daily"]["sub_indices"]["pm25"] == 110 and body["daily"]["sub_indices"]["no2"] == 75
     assert body["daily"]["dominant"] == "pm25"
@@ -181,7 +183,7 @@ def test_vn_aqi_station(srv):
     dev2 = unique("aq-")
     key2 = make_device(admin, dev2)["key"]
     upload(srv, dev2, key2, [{"ts": vn_day_start + HOUR, "values": {"no2": 150}}])
-    body = admin.get(f"/api/v1/devices/{dev2}/aqi", params={"at": vn_day_start + 2 * HOUR}).json()
+    body = wait_for(lambda: (b := aqi(dev2, vn_day_start + 2 * HOUR))["daily"]["status"] == "stored" and b, timeout=30)
     assert body["daily"]["aqi"] is None and body["daily"]["sub_indices"]["no2"] == 75
     assert_error(admin.get(f"/api/v1/devices/{dev2}/aqi?at=x"), 422)
 
@@ -244,3 +246,82 @@ def test_alert_events_stream_as_sse(srv):
     data, at = got[1][1], got[1][2]
     assert data["event"] == "raised" and data["severity"] == "critical"
     assert at - t0 < 1.0, f"the event took {at - t0:.3f} s"
+
+
+def put(client, path, json):
+    return client.req("PUT", path, json=json)
+
+
+def delete(client, path):
+    return client.req("DELETE", path)
+
+
+def test_rule_replace_and_delete(srv):
+    """PUT replaces a rule (validated like creation): a name or severity change keeps its
+    open alerts, a changed condition clears them ("rule_changed") and evaluation starts
+    afresh; DELETE clears them ("rule_deleted") and the rule raises nothing more."""
+    admin = srv.admin
+    dev = unique("aq-")
+    key = make_device(admin, dev)["key"]
+    base = dict(name="PM10 cao", kind="threshold", device_id=dev, attr="pm10", op=">", threshold=100)
+    rid = rule(admin, **base)
+    t0 = now_ms() - 20 * MIN
+    upload(srv, dev, key, [{"ts": t0, "values": {"pm10": 150}}])
+    [a] = alerts(admin, dev)
+    assert a["state"] == "raised" and a["rule"] == rid
+    # Validation as for creation; unknown rules are 404; city-wide writers only.
+    assert assert_error(put(admin, f"/api/v1/sensors/rules/{rid}", json=dict(base, kind="nope")), 422)["field"] == "kind"
+    assert assert_error(put(admin, f"/api/v1/sensors/rules/{rid}", json=dict(base, attr="fillingLevel", device_type="AirQualityObserved")), 422)["field"] == "attr"
+    assert assert_error(put(admin, f"/api/v1/sensors/rules/{rid}", json=dict(base, enabled="yes")), 422)["field"] == "enabled"
+    assert_error(put(admin, "/api/v1/sensors/rules/99999999", json=base), 404)
+    assert_error(put(admin, "/api/v1/sensors/rules/x", json=base), 404)
+    user = unique("op")
+    assert admin.post("/api/v1/users", json={"kind": "official", "username": user, "full_name": "Trực ban",
+                                             "password": "Truc-ban-2026!", "roles": [{"role": "operator"}]}).status_code == 201
+    op = srv.login(user, "Truc-ban-2026!")
+    assert_error(put(op, f"/api/v1/sensors/rules/{rid}", json=base), 403)
+    assert_error(delete(op, f"/api/v1/sensors/rules/{rid}"), 403)
+    # Name and severity only: the alert stays open.
+    r = put(admin, f"/api/v1/sensors/rules/{rid}", json=dict(base, name="PM10 rất cao", severity="critical"))
+    assert r.status_code == 200, r.text
+    assert r.json()["alerts_cleared"] == 0 and r.json()["name"] == "PM10 rất cao" and r.json()["severity"] == "critical"
+    assert [x["state"] for x in alerts(admin, dev)] == ["raised"]
+    # A new threshold: the open alert is cleared by the change, with who changed it.
+    r = put(admin, f"/api/v1/sensors/rules/{rid}", json=dict(base, threshold=200))
+    assert r.status_code == 200 and r.json()["alerts_cleared"] == 1, r.text
+    [a1] = alerts(admin, dev)
+    assert a1["state"] == "cleared"
+    hist = admin.get(f"/api/v1/alerts/{a['id']}").json()["history"]
+    assert [h["event"] for h in hist] == ["raised", "rule_changed"] and hist[1]["actor"]
+    listed = [x for x in admin.get("/api/v1/sensors/rules").json()["items"] if x["id"] == rid]
+    assert listed[0]["threshold"] == 200 and listed[0]["name"] == "PM10 cao"
+    upload(srv, dev, key, [{"ts": t0 + MIN, "values": {"pm10": 150}}])     # below the new threshold
+    assert [x["state"] for x in alerts(admin, dev)] == ["cleared"]
+    upload(srv, dev, key, [{"ts": t0 + 2 * MIN, "values": {"pm10": 250}}])  # above it: a new alert
+    states = alerts(admin, dev)
+    assert [x["state"] for x in states] == ["raised", "cleared"]
+    # Disabled: cleared; no alert while disabled.
+    r = put(admin, f"/api/v1/sensors/rules/{rid}", json=dict(base, threshold=200, enabled=False))
+    assert r.json()["alerts_cleared"] == 1 and r.json()["enabled"] is False
+    upload(srv, dev, key, [{"ts": t0 + 3 * MIN, "values": {"pm10": 260}}])
+    assert [x["state"] for x in alerts(admin, dev)] == ["cleared", "cleared"]
+    r = put(admin, f"/api/v1/sensors/rules/{rid}", json=dict(base, threshold=200, enabled=True))
+    assert r.json()["alerts_cleared"] == 0
+    upload(srv, dev, key, [{"ts": t0 + 4 * MIN, "values": {"pm10": 270}}])
+    open_id = alerts(admin, dev, "open")[0]["id"]
+    # Delete: the open alert is cleared, the rule is gone and raises nothing more.
+    r = delete(admin, f"/api/v1/sensors/rules/{rid}")
+    assert r.status_code == 200 and r.json() == {"id": rid, "deleted": True, "alerts_cleared": 1}, r.text
+    assert alerts(admin, dev, "open") == []
+    assert [h["event"] for h in admin.get(f"/api/v1/alerts/{open_id}").json()["history"]] == ["raised", "rule_deleted"]
+    assert rid not in [x["id"] for x in admin.get("/api/v1/sensors/rules").json()["items"]]
+    assert_error(delete(admin, f"/api/v1/sensors/rules/{rid}"), 404)
+    assert_error(put(admin, f"/api/v1/sensors/rules/{rid}", json=base), 404)
+    upload(srv, dev, key, [{"ts": t0 + 5 * MIN, "values": {"pm10": 100}}, {"ts": t0 + 6 * MIN, "values": {"pm10": 300}}])
+    assert alerts(admin, dev, "open") == []
+    assert srv.sql(f"SELECT COUNT(*) FROM sensor_rule_state WHERE rule_id = {rid}") == [("0",)]
+    actions = [r[0] for r in srv.sql(f"SELECT action FROM audit_log WHERE record_type = 'sensor_rule'"
+                                     f" AND record_id = '{rid}' ORDER BY seq")]
+    assert actions == ["sensor_rule.create"] + ["sensor_rule.update"] * 4 + ["sensor_rule.delete"]
+    outbox = srv.sql(f"SELECT event FROM sensor_outbox WHERE alert_id = {open_id} ORDER BY id")
+    assert [o[0] for o in outbox] == ["raised", "rule_deleted"]

@@ -2,7 +2,9 @@
 // reports PM2.5 (HTTP batch upload with its device key), its marker takes the VN_AQI band
 // colour, a reading over a rule's threshold shows up in the alert list within a second (pushed
 // as a Server-Sent Event),
-// the operator acknowledges it, opens the station's chart (uPlot) and dims a street light.
+// the operator acknowledges it, raises the rule's threshold from the page (the open alert
+// closes), disables and deletes the rule, opens the station's chart (uPlot), dims a street light and
+// gives it a schedule (sunset + 15 minutes), then deletes the schedule.
 // Environment as in shell.test.mjs (tests/browser/run).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,6 +66,25 @@ test('operations center: colours, live alert, acknowledge, chart', { skip: SKIP,
   const open = (await call('GET', `/api/v1/alerts?device=${dev}`, admin)).json.items;
   assert.equal(open[0].state, 'acknowledged');
 
+  // The rule list: a new threshold through the page closes the rule's open alert.
+  const ruleItem = page.locator('#ops-rules li', { hasText: 'PM2.5 rất cao' });
+  await ruleItem.waitFor();
+  assert.match(await ruleItem.textContent(), new RegExp(`${dev}: pm25 > 150`));
+  await page.screenshot({ path: path.join(SHOTS, 'ops-rules.png'), fullPage: false });
+  await ruleItem.locator('.ops-rule-threshold').fill('200');
+  await ruleItem.locator('.ops-rule-save').click();
+  await page.waitForFunction(() => /pm25 > 200/.test(document.getElementById('ops-rules').textContent));
+  await page.locator('#ops-alerts li', { hasText: dev }).waitFor({ state: 'detached' });
+  let rules = (await call('GET', '/api/v1/sensors/rules', admin)).json.items.filter((x) => x.name === 'PM2.5 rất cao');
+  assert.equal(rules[0].threshold, 200);
+  assert.equal((await call('GET', `/api/v1/alerts?device=${dev}&state=all`, admin)).json.items[0].state, 'cleared');
+  await page.locator('#ops-rules li', { hasText: 'PM2.5 rất cao' }).locator('.ops-rule-toggle').click();
+  await page.locator('#ops-rules li[data-enabled="false"]', { hasText: 'PM2.5 rất cao' }).waitFor();
+  await page.locator('#ops-rules li', { hasText: 'PM2.5 rất cao' }).locator('.ops-rule-del').click();
+  await page.locator('#ops-rules li', { hasText: 'PM2.5 rất cao' }).waitFor({ state: 'detached' });
+  rules = (await call('GET', '/api/v1/sensors/rules', admin)).json.items.filter((x) => x.name === 'PM2.5 rất cao');
+  assert.deepEqual(rules, []);
+
   // The station's history as a chart.
   await page.locator(`[data-device="${dev}"]`).click({ force: true });
   await page.locator('#ops-chart canvas').waitFor();
@@ -79,6 +100,28 @@ test('operations center: colours, live alert, acknowledge, chart', { skip: SKIP,
   assert.equal(cmds[0].action, 'dim');
   assert.equal(cmds[0].level, 0.5);
   await page.screenshot({ path: path.join(SHOTS, 'ops-chart.png'), fullPage: true });
+
+  // A schedule for the light: on at sunset + 15 minutes, then deleted again.
+  await page.locator('#ops-sched').waitFor({ state: 'visible' });
+  await page.locator(`#ops-sched-lights option[value="${light}"]`).waitFor({ state: 'attached', timeout: 20000 });
+  await page.selectOption('#ops-sched-lights', [light]);
+  await page.fill('#ops-sched-name', 'Bật đèn Hồ Gươm');
+  await page.selectOption('#ops-sched-action', 'on');
+  await page.selectOption('#ops-sched-when', 'sunset');
+  await page.fill('#ops-sched-offset', '15');
+  assert.equal(await page.locator('#ops-sched-time').isVisible(), false);
+  await page.click('#ops-sched-add');
+  const schedItem = page.locator('#ops-schedules li', { hasText: 'Bật đèn Hồ Gươm' });
+  await schedItem.waitFor();
+  assert.match(await schedItem.textContent(), /Bật · Hoàng hôn \+15′ · 1 đèn · lần tới/);
+  const mine = (await call('GET', '/api/v1/sensors/schedules', admin)).json.items.filter((x) => x.name === 'Bật đèn Hồ Gươm');
+  assert.equal(mine.length, 1);
+  assert.deepEqual([mine[0].devices, mine[0].action, mine[0].when, mine[0].offset_min], [[light], 'on', 'sunset', 15]);
+  await page.screenshot({ path: path.join(SHOTS, 'ops-schedule.png'), fullPage: true });
+  await schedItem.locator('.ops-sched-del').click();
+  await schedItem.waitFor({ state: 'detached' });
+  const left = (await call('GET', '/api/v1/sensors/schedules', admin)).json.items.filter((x) => x.id === mine[0].id);
+  assert.deepEqual(left, []);
   assert.deepEqual(errors, []);
   await context.close();
 });

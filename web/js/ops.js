@@ -1,7 +1,8 @@
 // The operations center: a live map of Hà Nội with the ward boundaries (served by cityos,
 // no tile server), the city's sensors coloured by state (air quality band, flood level,
-// street light on/off, offline), the open alerts with acknowledge, street-light commands,
-// and the history of a device as a uPlot chart. Alerts are refreshed every second (see docs/SENSORS.md: Server-
+// street light on/off, offline), the open alerts with acknowledge, the alert rules (edit
+// threshold, disable, delete for city-wide sensors.write), street-light commands and
+// schedules, and the history of a device as a uPlot chart. Alerts are refreshed every second (see docs/SENSORS.md: Server-
 // Sent Events need a streaming reply the HTTP core does not offer yet). Vietnamese first.
 import { api, qs, ApiError } from './api.js';
 import { h, clear } from './dom.js';
@@ -21,6 +22,17 @@ addMessages({
     'ops.st.disabled': 'Đã tắt', 'ops.error': 'Lỗi: {msg}',
     'ops.sev.critical': 'Nghiêm trọng', 'ops.sev.warning': 'Cảnh báo', 'ops.sev.info': 'Thông tin',
     'ops.light.on': 'Sáng', 'ops.light.off': 'Tắt', 'ops.light.low': 'Giảm sáng',
+    'ops.sched': 'Lịch bật tắt đèn', 'ops.sched.none': 'Chưa có lịch nào.',
+    'ops.sched.name': 'Tên lịch', 'ops.sched.lights': 'Đèn', 'ops.sched.action': 'Lệnh',
+    'ops.sched.level': 'Mức sáng (0–1)', 'ops.sched.when': 'Thời điểm', 'ops.sched.time': 'Giờ (HH:MM)',
+    'ops.sched.offset': 'Lệch (phút)', 'ops.sched.add': 'Thêm lịch', 'ops.sched.del': 'Xóa',
+    'ops.sched.sunset': 'Hoàng hôn', 'ops.sched.sunrise': 'Bình minh', 'ops.sched.fixed': 'Giờ cố định',
+    'ops.sched.act.on': 'Bật', 'ops.sched.act.off': 'Tắt', 'ops.sched.act.dim': 'Giảm sáng',
+    'ops.sched.next': 'lần tới {at}', 'ops.sched.count': '{n} đèn', 'ops.sched.pick': 'Chọn ít nhất một đèn.',
+    'ops.rules': 'Quy tắc cảnh báo', 'ops.rules.none': 'Chưa có quy tắc nào.', 'ops.rules.off': '(đang tắt)',
+    'ops.rules.save': 'Lưu ngưỡng', 'ops.rules.disable': 'Tắt', 'ops.rules.enable': 'Bật', 'ops.rules.del': 'Xóa',
+    'ops.rules.threshold': 'Ngưỡng', 'ops.rules.all': 'mọi thiết bị',
+    'ops.rules.note': 'Đổi điều kiện, tắt hoặc xóa quy tắc sẽ đóng các cảnh báo đang mở của nó.',
   },
   en: {
     'nav.ops': 'Operations center',
@@ -35,6 +47,17 @@ addMessages({
     'ops.st.disabled': 'Disabled', 'ops.error': 'Error: {msg}',
     'ops.sev.critical': 'Critical', 'ops.sev.warning': 'Warning', 'ops.sev.info': 'Info',
     'ops.light.on': 'On', 'ops.light.off': 'Off', 'ops.light.low': 'Dimmed',
+    'ops.sched': 'Light schedules', 'ops.sched.none': 'No schedules yet.',
+    'ops.sched.name': 'Schedule name', 'ops.sched.lights': 'Lights', 'ops.sched.action': 'Command',
+    'ops.sched.level': 'Level (0–1)', 'ops.sched.when': 'When', 'ops.sched.time': 'Time (HH:MM)',
+    'ops.sched.offset': 'Offset (minutes)', 'ops.sched.add': 'Add schedule', 'ops.sched.del': 'Delete',
+    'ops.sched.sunset': 'Sunset', 'ops.sched.sunrise': 'Sunrise', 'ops.sched.fixed': 'Fixed time',
+    'ops.sched.act.on': 'On', 'ops.sched.act.off': 'Off', 'ops.sched.act.dim': 'Dim',
+    'ops.sched.next': 'next {at}', 'ops.sched.count': '{n} lights', 'ops.sched.pick': 'Pick at least one light.',
+    'ops.rules': 'Alert rules', 'ops.rules.none': 'No rules yet.', 'ops.rules.off': '(disabled)',
+    'ops.rules.save': 'Save threshold', 'ops.rules.disable': 'Disable', 'ops.rules.enable': 'Enable', 'ops.rules.del': 'Delete',
+    'ops.rules.threshold': 'Threshold', 'ops.rules.all': 'every device',
+    'ops.rules.note': 'Changing a condition, disabling or deleting a rule closes its open alerts.',
   },
 });
 
@@ -94,7 +117,10 @@ function when(ms) {
   return new Date(ms).toLocaleString('vi-VN', { timeZone: 'Asia/Ho_Chi_Minh' });
 }
 
-function mountOps(root) {
+function mountOps(root, ctx = {}) {
+  // Rules are city-wide: their controls are for holders of sensors.write everywhere.
+  const grants = (ctx.principal && ctx.principal.grants) || [];
+  const rulesWriter = grants.some((g) => (g.permission === 'sensors.write' || g.permission === '*') && !g.unit);
   const state = { alive: true, timers: [], markers: new Map(), alertsVersion: -1, chart: null, devices: [] };
   const mapEl = h('div', { class: 'ops-map', id: 'ops-map', style: 'height:70vh;min-height:360px' });
   const alertList = h('ul', { class: 'ops-alerts', id: 'ops-alerts' });
@@ -103,14 +129,46 @@ function mountOps(root) {
   const lights = h('ul', { id: 'ops-lights' });
   const countEl = h('p', { id: 'ops-count' });
   const errEl = h('p', { class: 'error', role: 'alert', hidden: true });
+  // Street-light schedules (sunset / sunrise with an offset, or a fixed Hà Nội time); shown
+  // to holders of sensors.command (the list answers 403 to others and the box stays hidden).
+  const schedList = h('ul', { id: 'ops-schedules' });
+  const field = (label, el) => h('label', { style: 'display:block' }, t(label), ' ', el);
+  const opt = (value, label) => h('option', { value }, t(label));
+  const sName = h('input', { id: 'ops-sched-name', maxlength: 100 });
+  const sLights = h('select', { id: 'ops-sched-lights', multiple: true, size: 4 });
+  const sAction = h('select', { id: 'ops-sched-action' },
+    opt('on', 'ops.sched.act.on'), opt('off', 'ops.sched.act.off'), opt('dim', 'ops.sched.act.dim'));
+  const sLevel = h('input', { id: 'ops-sched-level', type: 'number', min: 0, max: 1, step: 0.1, value: '0.5' });
+  const sWhen = h('select', { id: 'ops-sched-when' },
+    opt('sunset', 'ops.sched.sunset'), opt('sunrise', 'ops.sched.sunrise'), opt('time', 'ops.sched.fixed'));
+  const sTime = h('input', { id: 'ops-sched-time', type: 'time', value: '23:30' });
+  const sOffset = h('input', { id: 'ops-sched-offset', type: 'number', min: -720, max: 720, step: 1, value: '0' });
+  const levelRow = field('ops.sched.level', sLevel);
+  const timeRow = field('ops.sched.time', sTime);
+  const schedForm = h('form', { id: 'ops-sched-form' },
+    field('ops.sched.name', sName), field('ops.sched.lights', sLights), field('ops.sched.action', sAction), levelRow,
+    field('ops.sched.when', sWhen), timeRow, field('ops.sched.offset', sOffset),
+    h('button', { type: 'submit', id: 'ops-sched-add' }, t('ops.sched.add')));
+  const schedBox = h('section', { id: 'ops-sched', hidden: true }, h('h3', { i18n: 'ops.sched' }), schedList, schedForm);
+  const ruleList = h('ul', { id: 'ops-rules' });
+  const rulesBox = h('section', {}, h('h3', { i18n: 'ops.rules' }),
+    rulesWriter ? h('p', { class: 'hint', i18n: 'ops.rules.note' }) : null, ruleList);
+  const syncForm = () => {
+    levelRow.hidden = sAction.value !== 'dim';
+    timeRow.hidden = sWhen.value !== 'time';
+  };
+  sAction.addEventListener('change', syncForm);
+  sWhen.addEventListener('change', syncForm);
+  syncForm();
   root.append(
     h('div', { class: 'ops', style: 'display:grid;grid-template-columns:minmax(0,2fr) minmax(260px,1fr);gap:1rem' },
       h('section', {}, mapEl, countEl, h('p', { class: 'hint', i18n: 'ops.scale' })),
       h('aside', {},
         errEl,
-        h('h3', { i18n: 'ops.alerts' }), alertList,
+        h('h3', { i18n: 'ops.alerts' }), alertList, rulesBox,
         devTitle, devBody,
-        h('h3', { i18n: 'ops.lights' }), h('p', { class: 'hint', i18n: 'ops.lightsNote' }), lights)));
+        h('h3', { i18n: 'ops.lights' }), h('p', { class: 'hint', i18n: 'ops.lightsNote' }), lights,
+        schedBox)));
 
   const map = L.map(mapEl, { center: HANOI_CENTER, zoom: 12, minZoom: 9, maxZoom: 18 });
   map.attributionControl.setPrefix('Leaflet');
@@ -187,6 +245,7 @@ function mountOps(root) {
       const el = m.getElement && m.getElement();
       if (el) el.setAttribute('data-colour', colour);
     }
+    refreshLightChoices(body.items);
     if (lights.querySelector('.ops-cmd-msg:not(:empty)')) return; // keep a fresh answer readable
     clear(lights);
     for (const d of body.items.filter((x) => x.type === 'Streetlight').slice(0, 50)) {
@@ -241,8 +300,125 @@ function mountOps(root) {
     }
   }
 
+  // The rule as PUT wants it (the whole rule, validated like a new one).
+  function ruleBody(r, change) {
+    const b = { name: r.name, kind: r.kind, op: r.op, threshold: r.threshold, duration_s: r.duration_s,
+      severity: r.severity, enabled: r.enabled };
+    for (const k of ['device_type', 'device_id', 'attr']) if (r[k]) b[k] = r[k];
+    return Object.assign(b, change);
+  }
+
+  async function refreshRules() {
+    let body;
+    try {
+      body = await api('/api/v1/sensors/rules');
+    } catch (e) {
+      showError(e);
+      return;
+    }
+    if (!state.alive) return;
+    clear(ruleList);
+    if (!body.items.length) ruleList.append(h('li', { i18n: 'ops.rules.none' }));
+    const change = async (r, how) => {
+      try {
+        if (how === 'delete') await api(`/api/v1/sensors/rules/${r.id}`, { method: 'DELETE' });
+        else await api(`/api/v1/sensors/rules/${r.id}`, { method: 'PUT', body: ruleBody(r, how) });
+        errEl.hidden = true;
+        state.alertsVersion = -1;
+        refreshAlerts();
+        refreshRules();
+      } catch (e) {
+        showError(e);
+      }
+    };
+    for (const r of body.items) {
+      const scope = r.device_id || r.device_type || t('ops.rules.all');
+      const cond = r.kind === 'offline' ? `offline > ${r.duration_s} s`
+        : `${r.kind === 'rate' ? 'Δ' : ''}${r.attr} ${r.op} ${r.threshold}${r.duration_s ? ` (${r.duration_s} s)` : ''}`;
+      const li = h('li', { dataset: { rule: String(r.id), enabled: String(r.enabled) } },
+        h('strong', {}, r.name), ` — ${scope}: ${cond} `, r.enabled ? '' : t('ops.rules.off'));
+      if (rulesWriter) {
+        if (r.kind !== 'offline') {
+          const th = h('input', { type: 'number', class: 'ops-rule-threshold', step: 'any', value: String(r.threshold),
+            'aria-label': t('ops.rules.threshold'), style: 'width:6em' });
+          li.append(' ', th, ' ', h('button', { type: 'button', class: 'ops-rule-save',
+            onclick: () => change(r, { threshold: Number(th.value) }) }, t('ops.rules.save')));
+        }
+        li.append(' ', h('button', { type: 'button', class: 'ops-rule-toggle', onclick: () => change(r, { enabled: !r.enabled }) },
+          t(r.enabled ? 'ops.rules.disable' : 'ops.rules.enable')),
+        ' ', h('button', { type: 'button', class: 'ops-rule-del', onclick: () => change(r, 'delete') }, t('ops.rules.del')));
+      }
+      ruleList.append(li);
+    }
+  }
+
+  function schedWhen(sc) {
+    const base = sc.when === 'sunset' ? t('ops.sched.sunset') : sc.when === 'sunrise' ? t('ops.sched.sunrise') : sc.when;
+    return sc.offset_min ? `${base} ${sc.offset_min > 0 ? '+' : '−'}${Math.abs(sc.offset_min)}′` : base;
+  }
+
+  async function refreshSchedules() {
+    let body;
+    try {
+      body = await api('/api/v1/sensors/schedules');
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 403)) showError(e);
+      return;
+    }
+    if (!state.alive) return;
+    schedBox.hidden = false;
+    clear(schedList);
+    if (!body.items.length) schedList.append(h('li', { i18n: 'ops.sched.none' }));
+    for (const sc of body.items) {
+      const act = t(`ops.sched.act.${sc.action}`) + (sc.action === 'dim' ? ` ${sc.level}` : '');
+      schedList.append(h('li', { dataset: { schedule: String(sc.id) } },
+        h('strong', {}, sc.name || `#${sc.id}`), `: ${act} · ${schedWhen(sc)} · `,
+        t('ops.sched.count', { n: sc.devices.length }), ' · ', t('ops.sched.next', { at: when(sc.next_at) }), ' ',
+        h('button', { type: 'button', class: 'ops-sched-del', onclick: async () => {
+          try {
+            await api(`/api/v1/sensors/schedules/${sc.id}`, { method: 'DELETE' });
+            refreshSchedules();
+          } catch (e) {
+            showError(e);
+          }
+        } }, t('ops.sched.del'))));
+    }
+  }
+
+  schedForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const devices = [...sLights.selectedOptions].map((o) => o.value);
+    if (!devices.length) {
+      showError(t('ops.sched.pick'));
+      return;
+    }
+    const body = { devices, action: sAction.value, when: sWhen.value === 'time' ? sTime.value : sWhen.value,
+      offset_min: Number(sOffset.value) || 0 };
+    if (sName.value.trim()) body.name = sName.value.trim();
+    if (sAction.value === 'dim') body.level = Number(sLevel.value);
+    try {
+      await api('/api/v1/sensors/schedules', { method: 'POST', body });
+      errEl.hidden = true;
+      sName.value = '';
+      refreshSchedules();
+    } catch (e) {
+      showError(e);
+    }
+  });
+
+  function refreshLightChoices(items) {
+    const ids = items.filter((x) => x.type === 'Streetlight').slice(0, 1000);
+    const have = [...sLights.options].map((o) => o.value).join('\n');
+    if (have === ids.map((d) => d.id).join('\n')) return;
+    const chosen = new Set([...sLights.selectedOptions].map((o) => o.value));
+    clear(sLights);
+    for (const d of ids) sLights.append(h('option', { value: d.id, selected: chosen.has(d.id) }, `${d.name} (${d.id})`));
+  }
+
   refreshDevices();
   refreshAlerts();
+  refreshRules();
+  refreshSchedules();
   // Live: the server pushes every alert event (Server-Sent Events) and the list is
   // refreshed at once. A slow safety poll covers a broken stream; EventSource
   // reconnects by itself (Last-Event-ID) and the poll speeds up meanwhile.
