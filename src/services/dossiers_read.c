@@ -159,7 +159,7 @@ void services_dossier_mine(http_req_t *req) {
     dossier_t d;
     dossier_from_row(req->arena, st, &d);
     json_array_append_new(items, dossier_public_json(app, &d));
-    total = db_col_int64(st, 19);
+    total = db_col_int64(st, DOSSIER_NCOLS);
   }
   if (rc < 0) goto fail;
   db_stmt_done(st);
@@ -181,6 +181,7 @@ void services_dossier_inbox(http_req_t *req) {
   if (http_page(req, 20, 200, &limit, &offset) < 0) return;
   const char *unit_code = http_query(req, "unit"), *procedure = http_query(req, "procedure");
   const char *status_s = http_query(req, "status"), *due_before = http_query(req, "due_before");
+  const char *step_s = http_query(req, "step_overdue"), *sort = http_query(req, "sort");
   const unit_t *u = unit_code ? units_by_code(app->units, units_active_era(app->units), unit_code) : NULL;
   if (!u) {
     http_reply_error_detail(req, ERR_VALIDATION, json_pack("{s:s}", "field", "unit"), "unit must be a unit code");
@@ -200,6 +201,18 @@ void services_dossier_inbox(http_req_t *req) {
     }
     due_ms = calendar_ms_of(j, 0);
   }
+  bool step_only = false, by_step = false;
+  if (step_s && strcmp(step_s, "true") && strcmp(step_s, "false") && strcmp(step_s, "1") && strcmp(step_s, "0")) {
+    http_reply_error_detail(req, ERR_VALIDATION, json_pack("{s:s}", "field", "step_overdue"),
+                            "step_overdue must be true or false");
+    return;
+  }
+  step_only = step_s && (!strcmp(step_s, "true") || !strcmp(step_s, "1"));
+  if (sort && strcmp(sort, "due") && strcmp(sort, "step")) {
+    http_reply_error_detail(req, ERR_VALIDATION, json_pack("{s:s}", "field", "sort"), "sort must be due or step");
+    return;
+  }
+  by_step = sort && !strcmp(sort, "step");
   if (!identity_can(app, p, "dossiers.read", u->id)) {
     http_reply_error(req, ERR_FORBIDDEN, "You cannot read this unit's dossiers");
     return;
@@ -213,25 +226,35 @@ void services_dossier_inbox(http_req_t *req) {
   json_t *items = json_array();
   int64_t total = 0;
   /* The page's ids come from the covering index (holder, status, due, paused, id); only
-   * those rows are read. The total is a separate count over the same index. */
+   * those rows are read. The total is a separate count over the same index.
+   * step_overdue keeps the dossiers whose current step is past its deadline with the
+   * clock running ($5 = now, else 0); sort=step orders those first, then by step due. */
   const char *where = "holder_unit_id = $1 AND (CAST($2 AS TEXT) IS NULL OR procedure_code = $2) "
-                      "AND (($3 = 0 AND status IN (1, 2, 4, 5, 6, 9)) OR status = $3) AND ($4 = 0 OR due_at < $4)";
+                      "AND ((CAST($3 AS BIGINT) = 0 AND status IN (1, 2, 4, 5, 6, 9)) OR status = $3) "
+                      "AND (CAST($4 AS BIGINT) = 0 OR due_at < $4) "
+                      "AND (CAST($5 AS BIGINT) = 0 OR (step_state = state AND paused_at IS NULL "
+                      "AND status NOT IN (3, 5, 6, 7, 8, 10) AND step_due_at < $5))";
+  int64_t step_now = step_only ? now : 0;
   db_stmt_t *st = db_prepare(db, arena_printf(req->arena, "SELECT COUNT(*) FROM dossiers WHERE %s", where));
   if (!st || db_bind_int64(st, 1, u->id) || db_bind_text(st, 2, procedure) || db_bind_int64(st, 3, status) ||
-      db_bind_int64(st, 4, due_ms) || db_step(st) != DB_ROW)
+      db_bind_int64(st, 4, due_ms) || db_bind_int64(st, 5, step_now) || db_step(st) != DB_ROW)
     goto fail;
   total = db_col_int64(st, 0);
   db_stmt_done(st);
+  const char *step_key = "CASE WHEN step_state = state AND paused_at IS NULL AND step_due_at IS NOT NULL "
+                         "AND status NOT IN (3, 5, 6, 7, 8, 10) THEN step_due_at ELSE 9000000000000000000 END";
   st = db_prepare(db, arena_printf(req->arena,
                                    "WITH page AS (SELECT id, CASE WHEN status NOT IN (3, 7, 8, 9, 10) AND paused_at IS NULL "
-                                   "AND due_at < $5 THEN 0 ELSE 1 END AS late, due_at AS due FROM dossiers WHERE %s "
-                                   "ORDER BY late, due_at, id LIMIT $6 OFFSET $7) "
+                                   "AND due_at < $6 THEN 0 ELSE 1 END AS late, due_at AS due, %s AS sdue, "
+                                   "CASE WHEN %s < $6 THEN 0 ELSE 1 END AS slate FROM dossiers WHERE %s "
+                                   "ORDER BY %s LIMIT $7 OFFSET $8) "
                                    "SELECT " DOSSIER_COLUMNS ", page.late FROM dossiers JOIN page USING (id) "
-                                   "ORDER BY page.late, page.due, id",
-                                   where));
+                                   "ORDER BY %s",
+                                   step_key, step_key, where, by_step ? "slate, sdue, due_at, id" : "late, due_at, id",
+                                   by_step ? "page.slate, page.sdue, page.due, id" : "page.late, page.due, id"));
   if (!st || db_bind_int64(st, 1, u->id) || db_bind_text(st, 2, procedure) || db_bind_int64(st, 3, status) ||
-      db_bind_int64(st, 4, due_ms) || db_bind_int64(st, 5, now) || db_bind_int64(st, 6, limit) ||
-      db_bind_int64(st, 7, offset))
+      db_bind_int64(st, 4, due_ms) || db_bind_int64(st, 5, step_now) || db_bind_int64(st, 6, now) ||
+      db_bind_int64(st, 7, limit) || db_bind_int64(st, 8, offset))
     goto fail;
   int rc;
   while ((rc = db_step(st)) == DB_ROW) {
@@ -240,7 +263,7 @@ void services_dossier_inbox(http_req_t *req) {
     json_t *o = dossier_public_json(app, &d);
     json_object_set_new(o, "applicant_name", json_string(d.applicant_name));
     json_object_set_new(o, "channel", json_string(d.channel));
-    json_object_set_new(o, "overdue", json_boolean(db_col_int64(st, 19) == 0));
+    json_object_set_new(o, "overdue", json_boolean(db_col_int64(st, DOSSIER_NCOLS) == 0));
     json_array_append_new(items, o);
   }
   if (rc < 0) goto fail;

@@ -137,7 +137,7 @@ void services_payment_callback(http_req_t *req) {
       goto done;
     }
     req->principal = NULL;   /* the system takes the step */
-    if (dossier_transition(req, db, cal, &d, wf, step, "Đã nhận thanh toán / payment confirmed") != 0) goto fail;
+    if (dossier_transition(req, db, cal, &d, proc, step, "Đã nhận thanh toán / payment confirmed") != 0) goto fail;
     moved = json_string_value(json_object_get(step, "to"));
   }
   if (db_commit(db)) goto fail;

@@ -170,6 +170,13 @@ static const db_migration_t SERVICES_MIGRATIONS[] = {
      "  comment TEXT,"
      "  signed_at BIGINT NOT NULL"
      ");"},
+    {"services", 11,
+     "ALTER TABLE dossiers ADD COLUMN step_state TEXT;"
+     "ALTER TABLE dossiers ADD COLUMN step_started_at BIGINT;"
+     "ALTER TABLE dossiers ADD COLUMN step_due_at BIGINT;"
+     "ALTER TABLE dossiers ADD COLUMN step_late_at BIGINT;"
+     "ALTER TABLE dossier_events ADD COLUMN step_due_at BIGINT;"
+     "CREATE INDEX dossiers_status_step ON dossiers (status, step_due_at);"},
 };
 
 const db_migration_t *services_migrations(db_kind_t kind, size_t *n) {
@@ -194,7 +201,7 @@ static const http_route_t SERVICES_ROUTES[] = {
     {"POST", "/api/v1/dossiers", services_dossier_submit, HTTP_SIGNED_IN, 16u << 20,
      "Submit a dossier (citizen online; officer at the counter for a citizen)"},
     {"GET", "/api/v1/dossiers", services_dossier_inbox, "dossiers.read", 0,
-     "Officer inbox of a unit (?unit=&status=&procedure=&due_before=), overdue first"},
+     "Officer inbox of a unit (?unit=&status=&procedure=&due_before=&step_overdue=&sort=), overdue first"},
     {"GET", "/api/v1/dossiers/mine", services_dossier_mine, HTTP_SIGNED_IN, 0, "The signed-in citizen's dossiers"},
     {"GET", "/api/v1/dossiers/{code}", services_dossier_get, HTTP_SIGNED_IN, 0,
      "One dossier with form, attachments and timeline (applicant or the unit's officers)"},

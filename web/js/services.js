@@ -20,6 +20,8 @@ addMessages({
     'svc.cccd4': '4 số cuối CCCD', 'svc.comment': 'Ý kiến (không bắt buộc)', 'svc.error': 'Lỗi: {msg}',
     'svc.field': 'Trường "{field}": {msg}', 'svc.due': 'Hạn: {due}', 'svc.empty': 'Không có hồ sơ.',
     'svc.rate': 'Đánh giá mức độ hài lòng', 'svc.rated': 'Cảm ơn ông/bà đã đánh giá.', 'svc.slip': 'Phiếu: {kind}',
+    'svc.stepDue': 'Hạn bước này: {due}', 'svc.stepOverdue': 'Bước quá hạn', 'svc.stepLate': 'trễ hạn bước',
+    'svc.stepOnly': 'Chỉ hồ sơ quá hạn bước', 'svc.sortDue': 'Xếp theo hạn hồ sơ', 'svc.sortStep': 'Xếp theo hạn bước',
   },
   en: {
     'nav.services': 'Public services',
@@ -34,6 +36,8 @@ addMessages({
     'svc.cccd4': 'Last 4 CCCD digits', 'svc.comment': 'Comment (optional)', 'svc.error': 'Error: {msg}',
     'svc.field': 'Field "{field}": {msg}', 'svc.due': 'Due: {due}', 'svc.empty': 'No dossiers.',
     'svc.rate': 'Rate the handling', 'svc.rated': 'Thank you for your rating.', 'svc.slip': 'Slip: {kind}',
+    'svc.stepDue': 'Step due: {due}', 'svc.stepOverdue': 'Step overdue', 'svc.stepLate': 'step late',
+    'svc.stepOnly': 'Only overdue steps', 'svc.sortDue': 'By dossier due date', 'svc.sortStep': 'By step due date',
   },
 });
 
@@ -79,10 +83,26 @@ function formData(form) {
   return out;
 }
 
+// An instant in Vietnam time, "dd/mm/yyyy hh:mm".
+function when(iso) {
+  if (!iso) return '';
+  const d = new Date(Date.parse(iso) + 7 * 3600e3);
+  const p2 = (n) => String(n).padStart(2, '0');
+  return `${p2(d.getUTCDate())}/${p2(d.getUTCMonth() + 1)}/${d.getUTCFullYear()} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}`;
+}
+
 function timeline(items) {
-  return h('ol', { class: 'svc-timeline' }, ...items.map((e) => h('li', {},
-    `${(e.at || '').slice(0, 16).replace('T', ' ')} — ${e.action}: ${e.from || '∅'} → ${e.to}`
-    + (e.actor ? ` (${e.actor})` : '') + (e.comment ? ` — ${e.comment}` : ''))));
+  return h('ol', { class: 'svc-timeline' }, ...items.map((e) => h('li', { class: e.step_late ? 'svc-step-late' : undefined },
+    `${when(e.at)} — ${e.action}: ${e.from || '∅'} → ${e.to}`
+    + (e.actor ? ` (${e.actor})` : '') + (e.comment ? ` — ${e.comment}` : ''),
+    e.step_due_at ? h('span', { class: 'svc-step-due' }, ` · ${t('svc.stepDue', { due: when(e.step_due_at) })}`
+      + (e.step_late ? ` (${t('svc.stepLate')})` : '')) : '')));
+}
+
+function stepLine(d) {
+  if (!d.step) return '';
+  return h('p', { class: d.step.overdue ? 'svc-step svc-overdue' : 'svc-step', id: 'svc-step' },
+    t('svc.stepDue', { due: when(d.step.due_at) }) + (d.step.overdue ? ` · ${t('svc.stepOverdue')}` : ''));
 }
 
 function mountServices(root, ctx) {
@@ -98,7 +118,8 @@ function mountServices(root, ctx) {
     clear(detail);
     try {
       const d = await api(`/api/v1/dossiers/${encodeURIComponent(code)}`);
-      detail.append(h('h3', {}, d.code), h('p', {}, `${t('svc.status', { s: STATUS_VI[d.status] })} · ${t('svc.due', { due: (d.due_at || '').slice(0, 16).replace('T', ' ') })}`),
+      detail.append(h('h3', {}, d.code), h('p', {}, `${t('svc.status', { s: STATUS_VI[d.status] })} · ${t('svc.due', { due: when(d.due_at) })}`),
+        stepLine(d),
         h('a', { href: `/api/v1/dossiers/${encodeURIComponent(d.code)}/slips/receipt`, target: '_blank', id: 'svc-receipt' }, t('svc.receipt')),
         h('h4', { i18n: 'svc.timeline' }), timeline(d.timeline || []));
       if (isCitizen && (d.status === 9 || d.status === 10)) {
@@ -179,14 +200,21 @@ function mountServices(root, ctx) {
       if (!r.items.length) list.append(h('li', { i18n: 'svc.empty' }));
       for (const d of r.items) {
         list.append(h('li', { class: d.overdue ? 'svc-overdue' : undefined }, h('button', { type: 'button', class: 'link', dataset: { code: d.code }, onclick: () => showDossier(d.code) },
-          `${d.code} · ${d.procedure} · ${STATUS_VI[d.status]}${d.overdue ? ` · ${t('svc.overdue')}` : ''}`)));
+          `${d.code} · ${d.procedure} · ${STATUS_VI[d.status]}${d.overdue ? ` · ${t('svc.overdue')}` : ''}`
+          + (d.step && d.step.overdue ? ` · ${t('svc.stepOverdue')}` : ''))));
       }
     } catch (e) { msg.textContent = errText(e); }
   }
   const unitBox = h('input', { type: 'text', id: 'svc-inbox-unit', value: p.unit || '', size: 8 });
+  const stepOnly = h('input', { type: 'checkbox', id: 'svc-step-only' });
+  const sortBox = h('select', { id: 'svc-sort' }, h('option', { value: 'due' }, t('svc.sortDue')), h('option', { value: 'step' }, t('svc.sortStep')));
+  const loadInbox = () => loadList(`/api/v1/dossiers${qs({ unit: unitBox.value, step_overdue: stepOnly.checked ? 'true' : undefined, sort: sortBox.value })}`);
+  stepOnly.addEventListener('change', loadInbox);
+  sortBox.addEventListener('change', loadInbox);
   const listBar = isCitizen
     ? h('div', {}, h('button', { type: 'button', id: 'svc-mine', onclick: () => loadList('/api/v1/dossiers/mine') }, t('svc.mine')))
-    : h('div', {}, unitBox, h('button', { type: 'button', id: 'svc-inbox', onclick: () => loadList(`/api/v1/dossiers${qs({ unit: unitBox.value })}`) }, t('svc.inbox')));
+    : h('div', {}, unitBox, h('button', { type: 'button', id: 'svc-inbox', onclick: loadInbox }, t('svc.inbox')),
+      h('label', {}, stepOnly, ` ${t('svc.stepOnly')}`), sortBox);
 
   const lcode = h('input', { type: 'text', id: 'svc-lookup-code', i18nPlaceholder: 'svc.code' });
   const l4 = h('input', { type: 'text', id: 'svc-lookup-4', inputmode: 'numeric', maxlength: 4, size: 5, i18nPlaceholder: 'svc.cccd4' });
