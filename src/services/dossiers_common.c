@@ -7,6 +7,7 @@
 #include "services/procedures.h"
 #include "base/log.h"
 #include "http/auth.h"
+#include "identity/identity.h"
 #include "units/units.h"
 
 static const char *dup_col(arena_t *a, db_stmt_t *st, int col) {
@@ -54,6 +55,12 @@ int64_t dossier_step_due(const calendar_t *cal, const json_t *state, int days, i
 bool dossier_step_overdue(const dossier_t *d, int64_t now) {
   return d->step_due_at && d->step_state && d->state && !strcmp(d->step_state, d->state) && !d->paused_at &&
          d->status != 5 && d->status != 6 && now > d->step_due_at;
+}
+
+bool dossier_can_see(const app_t *app, const principal_t *p, const dossier_t *d) {
+  if (!p) return false;
+  if (p->kind == PRINCIPAL_CITIZEN) return d->applicant_account_id && p->account_id == d->applicant_account_id;
+  return identity_can(app, p, "dossiers.read", d->holder_unit_id) || identity_can(app, p, "dossiers.read", d->unit_id);
 }
 
 int dossier_load(arena_t *a, db_t *db, const char *code, dossier_t *d) {

@@ -36,6 +36,9 @@ typedef struct {
 void dossier_from_row(arena_t *a, db_stmt_t *st, dossier_t *d);
 /* 1 found, 0 not found, -1 database error. */
 int dossier_load(arena_t *a, db_t *db, const char *code, dossier_t *d);
+/* The applicant (citizen owner) or an official with dossiers.read at the holding or
+ * receiving unit. */
+bool dossier_can_see(const app_t *app, const principal_t *p, const dossier_t *d);
 /* Public fields only (no applicant data): code, procedure, status, state, dates. */
 json_t *dossier_public_json(const app_t *app, const dossier_t *d);
 /* Everything, for the applicant and the officers of the unit. */
@@ -87,6 +90,8 @@ void services_dossier_mine(http_req_t *req);
 void services_dossier_inbox(http_req_t *req);
 void services_payment_request(http_req_t *req);
 void services_payment_account_put(http_req_t *req);
+void services_payment_get(http_req_t *req);
+void services_payment_qr(http_req_t *req);
 void services_payment_callback(http_req_t *req);
 void services_dossier_rate(http_req_t *req);
 void services_dossier_stats(http_req_t *req);

@@ -17,12 +17,6 @@
 
 #define LOOKUP_MAX_FAILURES 10
 
-static bool can_see(const app_t *app, const principal_t *p, const dossier_t *d) {
-  if (!p) return false;
-  if (p->kind == PRINCIPAL_CITIZEN) return d->applicant_account_id && p->account_id == d->applicant_account_id;
-  return identity_can(app, p, "dossiers.read", d->holder_unit_id) || identity_can(app, p, "dossiers.read", d->unit_id);
-}
-
 void services_dossier_get(http_req_t *req) {
   app_t *app = req->app;
   db_t *db = db_pool_acquire(app->db);
@@ -33,7 +27,7 @@ void services_dossier_get(http_req_t *req) {
   dossier_t d;
   int rc = dossier_load(req->arena, db, http_param(req, "code"), &d);
   if (rc < 0) goto db_fail;
-  if (rc == 0 || !can_see(app, req->principal, &d)) {
+  if (rc == 0 || !dossier_can_see(app, req->principal, &d)) {
     http_reply_error(req, ERR_NOT_FOUND, "No dossier with that code");
     goto done;
   }
@@ -300,7 +294,7 @@ void services_dossier_attachment(http_req_t *req) {
   dossier_t d;
   int rc = dossier_load(req->arena, db, http_param(req, "code"), &d);
   if (rc < 0) goto fail;
-  if (rc == 0 || !can_see(app, req->principal, &d)) {
+  if (rc == 0 || !dossier_can_see(app, req->principal, &d)) {
     http_reply_error(req, ERR_NOT_FOUND, "No dossier with that code");
     goto done;
   }

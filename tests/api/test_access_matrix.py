@@ -110,6 +110,8 @@ KNOWN_ROUTES = {
     "GET /api/v1/dossiers/{code}": R({"code": "MATRIX-0001"}),
     "POST /api/v1/dossiers/{code}/actions": R({"code": "MATRIX-0001"}),
     "POST /api/v1/dossiers/{code}/payments": R({"code": "MATRIX-0001"}),
+    "GET /api/v1/dossiers/{code}/payments/{reference}": R({"code": "MATRIX-0001", "reference": "CT0000000000"}),
+    "GET /api/v1/dossiers/{code}/payments/{reference}/qr": R({"code": "MATRIX-0001", "reference": "CT0000000000"}),
     "POST /api/v1/dossiers/{code}/rating": R({"code": "MATRIX-0001"}),
     "POST /api/v1/dossiers/{code}/reschedule": R({"code": "MATRIX-0001"}),
     "GET /api/v1/dossiers/{code}/slips/{kind}": R({"code": "MATRIX-0001", "kind": "receipt"}),

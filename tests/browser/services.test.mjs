@@ -6,6 +6,7 @@
 // the citizen downloads the slip and rates the handling.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BASE, USER, PASSWORD, SHOTS, SKIP, browser, setupBrowser, call } from './lib.mjs';
@@ -178,6 +179,73 @@ test('land registration: ward -> city department -> supplement -> back to the wa
   assert.deepEqual(r.json.timeline.map((e) => e.action),
     ['submit', 'receive', 'assign', 'forward', 'request_supplement', 'supply', 'forward', 'approve', 'issue_result', 'return_result']);
   for (const x of [cit, w, c]) {
+    assert.deepEqual(x.errors, []);
+    await x.context.close();
+  }
+});
+
+test('fee: VietQR payment panel, the platform confirms, the e-receipt downloads', { skip: SKIP || (process.env.CITYOS_PAYMENT_HMAC_KEY ? false : 'needs CITYOS_PAYMENT_HMAC_KEY'), timeout: 180000 }, async () => {
+  const admin = (await call('POST', '/api/v1/auth/login', null, { username: USER, password: PASSWORD })).json.token;
+  let r = await call('POST', '/api/v1/procedures/import', admin, JSON.parse(readFileSync(CATALOG, 'utf8')));
+  assert.equal(r.status, 200);
+  const unit = '00082';
+  r = await call('PUT', `/api/v1/payment-accounts/${unit}`, admin, { bank_bin: '970415', account: '113000123456', name: 'UBND PHUONG CUA NAM' });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  const cccd = `001190${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
+  const pw = 'Mat-khau-2026!x';
+  r = await call('POST', '/api/v1/users', admin, { kind: 'citizen', cccd, full_name: 'Đặng Thu Hà', birth_date: '1990-07-07', sex: 'female', password: pw });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  const officer = `cuanam${Date.now()}`;
+  r = await call('POST', '/api/v1/users', admin, { kind: 'official', username: officer, full_name: 'Cán bộ Cửa Nam', password: pw, unit, roles: [{ role: 'officer', unit }, { role: 'specialist', unit }] });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  // The citizen submits a permanent residence registration (fee online: 10,000 đ).
+  const citToken = (await call('POST', '/api/v1/auth/login', null, { username: cccd, password: pw })).json.token;
+  r = await call('POST', '/api/v1/dossiers', citToken, {
+    procedure: '1.004222', unit, form: { address: 'Số 5 phố Lý Thường Kiệt', housing_basis: 'Nhà thuộc sở hữu', applicant_name: 'Đặng Thu Hà', applicant_cccd: cccd },
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  const code = r.json.code;
+
+  // 1. The officer works it to "fee due" and requests the fee from the console.
+  const o = await signedInPage(officer, pw, { width: 1280, height: 900 });
+  await openFromInbox(o.page, unit, code);
+  for (const a of ['receive', 'assign', 'request_fee']) await act(o.page, a, code);
+  await o.page.fill('#svc-pay-amount-input', '10000');
+  await o.page.click('#svc-pay-request button[type="submit"]');
+  await o.page.locator('#svc-pay-content').waitFor();
+
+  // 2. The citizen, on a phone, sees the panel: QR image, amount, account, content.
+  const cit = await signedInPage(cccd, pw, { width: 390, height: 844 });
+  await cit.page.click('#svc-mine');
+  await cit.page.locator(`.svc-list button[data-code="${code}"]`).click();
+  await cit.page.locator('#svc-pay-content').waitFor();
+  await cit.page.waitForFunction(() => { const i = document.querySelector('#svc-pay-qr'); return i && i.complete && i.naturalWidth > 0; });
+  assert.equal((await cit.page.textContent('#svc-pay-amount')).replace(/\s/g, ''), '10.000đ');
+  assert.match(await cit.page.textContent('#svc-pay-bank'), /VietinBank \(970415\)/);
+  assert.equal(await cit.page.textContent('#svc-pay-account'), '113000123456');
+  const content = await cit.page.textContent('#svc-pay-content');
+  const reference = content.split(' ')[0];
+  assert.equal(content, `${reference} ${code}`);
+  assert.match(await cit.page.textContent('#svc-pay-status'), /Đang chờ xác nhận/);
+  await cit.page.screenshot({ path: path.join(SHOTS, 'services-payment.png'), fullPage: true });
+
+  // 3. The payment platform confirms (HMAC-signed, as the bank's gateway would).
+  const body = JSON.stringify({ reference, amount: 10000, transaction_id: `FT${Date.now()}` });
+  const sig = `sha256=${createHmac('sha256', process.env.CITYOS_PAYMENT_HMAC_KEY).update(body).digest('hex')}`;
+  const cb = await fetch(new URL('/api/v1/payments/callback', BASE), { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Cityos-Signature': sig }, body });
+  assert.equal(cb.status, 200, await cb.text());
+
+  // 4. The screen follows: paid, and the e-receipt downloads.
+  await cit.page.waitForFunction(() => document.querySelector('#svc-pay-status').textContent.includes('Đã thanh toán'));
+  const [download] = await Promise.all([cit.page.waitForEvent('download'), cit.page.click('#svc-pay-receipt')]);
+  const file = await download.path();
+  const pdf = readFileSync(file);
+  assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
+  assert.match(download.suggestedFilename(), new RegExp(`${code}.*\.pdf$`));
+  r = await call('GET', `/api/v1/dossiers/${code}`, citToken);
+  assert.equal(r.json.payments[0].status, 'paid');
+  assert.equal(r.json.state, 'processing');
+  for (const x of [cit, o]) {
     assert.deepEqual(x.errors, []);
     await x.context.close();
   }

@@ -22,6 +22,11 @@ addMessages({
     'svc.rate': 'Đánh giá mức độ hài lòng', 'svc.rated': 'Cảm ơn ông/bà đã đánh giá.', 'svc.slip': 'Phiếu: {kind}',
     'svc.stepDue': 'Hạn bước này: {due}', 'svc.stepOverdue': 'Bước quá hạn', 'svc.stepLate': 'trễ hạn bước',
     'svc.stepOnly': 'Chỉ hồ sơ quá hạn bước', 'svc.sortDue': 'Xếp theo hạn hồ sơ', 'svc.sortStep': 'Xếp theo hạn bước',
+    'svc.pay': 'Thanh toán phí, lệ phí', 'svc.payHint': 'Quét mã VietQR bằng ứng dụng ngân hàng, hoặc chuyển khoản đúng số tiền và nội dung dưới đây.',
+    'svc.payQr': 'Mã VietQR để thanh toán', 'svc.payAmount': 'Số tiền', 'svc.payBank': 'Ngân hàng',
+    'svc.payAccount': 'Số tài khoản', 'svc.payHolder': 'Chủ tài khoản', 'svc.payContent': 'Nội dung chuyển khoản',
+    'svc.payWaiting': 'Đang chờ xác nhận thanh toán từ ngân hàng…', 'svc.payPaid': 'Đã thanh toán lúc {at}. Cảm ơn ông/bà.',
+    'svc.payReceipt': 'Tải biên lai điện tử (PDF)', 'svc.payRequest': 'Yêu cầu nộp phí', 'svc.payRequestAmount': 'Số tiền (đồng)',
   },
   en: {
     'nav.services': 'Public services',
@@ -38,6 +43,11 @@ addMessages({
     'svc.rate': 'Rate the handling', 'svc.rated': 'Thank you for your rating.', 'svc.slip': 'Slip: {kind}',
     'svc.stepDue': 'Step due: {due}', 'svc.stepOverdue': 'Step overdue', 'svc.stepLate': 'step late',
     'svc.stepOnly': 'Only overdue steps', 'svc.sortDue': 'By dossier due date', 'svc.sortStep': 'By step due date',
+    'svc.pay': 'Pay the fee', 'svc.payHint': 'Scan the VietQR code with your banking app, or transfer exactly the amount and content below.',
+    'svc.payQr': 'VietQR payment code', 'svc.payAmount': 'Amount', 'svc.payBank': 'Bank',
+    'svc.payAccount': 'Account number', 'svc.payHolder': 'Account holder', 'svc.payContent': 'Transfer content',
+    'svc.payWaiting': 'Waiting for the bank to confirm the payment…', 'svc.payPaid': 'Paid at {at}. Thank you.',
+    'svc.payReceipt': 'Download the e-receipt (PDF)', 'svc.payRequest': 'Request the fee', 'svc.payRequestAmount': 'Amount (VND)',
   },
 });
 
@@ -99,6 +109,57 @@ function timeline(items) {
       + (e.step_late ? ` (${t('svc.stepLate')})` : '')) : '')));
 }
 
+// NAPAS bank identification numbers of the banks most used for public fees.
+const BANKS = {
+  970436: 'Vietcombank', 970415: 'VietinBank', 970418: 'BIDV', 970405: 'Agribank', 970422: 'MB',
+  970407: 'Techcombank', 970416: 'ACB', 970432: 'VPBank', 970423: 'TPBank', 970403: 'Sacombank',
+  970441: 'VIB', 970443: 'SHB', 970431: 'Eximbank', 970448: 'OCB', 970426: 'MSB',
+};
+
+// The payment panel of one payment request: VietQR image, amount, receiving account,
+// transfer content; follows the status (polling every 2 s) until the confirmation, then
+// offers the e-receipt. Returns { el, stop }.
+function paymentPanel(code, reference) {
+  const status = h('p', { class: 'svc-pay-status', id: 'svc-pay-status', role: 'status' }, t('svc.payWaiting'));
+  const facts = h('dl', { class: 'svc-pay-facts' });
+  const img = h('img', { class: 'svc-pay-qr', id: 'svc-pay-qr', alt: t('svc.payQr'), width: 220, height: 220 });
+  const receipt = h('p', { class: 'svc-pay-receipt' });
+  const el = h('section', { class: 'svc-card svc-pay', id: 'svc-pay' }, h('h4', {}, t('svc.pay')),
+    h('p', { class: 'svc-hint' }, t('svc.payHint')), h('div', { class: 'svc-pay-body' }, img, facts), status, receipt);
+  let timer = null;
+  let stopped = false;
+  const fact = (k, v, id) => [h('dt', {}, t(k)), h('dd', { id }, v)];
+  async function poll() {
+    timer = null;
+    try {
+      const pay = await api(`/api/v1/dossiers/${encodeURIComponent(code)}/payments/${encodeURIComponent(reference)}`);
+      if (stopped) return;
+      if (!img.getAttribute('src')) {
+        img.src = pay.qr;
+        clear(facts);
+        facts.append(...fact('svc.payAmount', `${pay.amount.toLocaleString('vi-VN')} đ`, 'svc-pay-amount'),
+          ...fact('svc.payBank', `${BANKS[pay.bank_bin] || ''} (${pay.bank_bin})`.trim(), 'svc-pay-bank'),
+          ...fact('svc.payAccount', pay.account || '', 'svc-pay-account'),
+          ...(pay.account_name ? fact('svc.payHolder', pay.account_name, 'svc-pay-holder') : []),
+          ...fact('svc.payContent', h('code', {}, pay.purpose || ''), 'svc-pay-content'));
+      }
+      if (pay.status === 'paid') {
+        status.textContent = t('svc.payPaid', { at: when(pay.paid_at) });
+        el.classList.add('svc-paid');
+        clear(receipt);
+        receipt.append(h('a', { href: pay.receipt, download: `bien-lai-${code}.pdf`, id: 'svc-pay-receipt', class: 'svc-button' }, t('svc.payReceipt')));
+        return;
+      }
+    } catch (e) {
+      if (stopped) return;
+      status.textContent = errText(e);
+    }
+    if (!stopped) timer = setTimeout(poll, 2000);
+  }
+  poll();
+  return { el, stop() { stopped = true; if (timer) clearTimeout(timer); } };
+}
+
 function stepLine(d) {
   if (!d.step) return '';
   return h('p', { class: d.step.overdue ? 'svc-step svc-overdue' : 'svc-step', id: 'svc-step' },
@@ -113,8 +174,11 @@ function mountServices(root, ctx) {
   const results = h('ul', { class: 'svc-results' });
   const search = h('input', { type: 'search', id: 'svc-search', i18nPlaceholder: 'svc.search' });
   let aborter = null;
+  let payPanel = null;
+  const stopPay = () => { if (payPanel) payPanel.stop(); payPanel = null; };
 
   async function showDossier(code) {
+    stopPay();
     clear(detail);
     try {
       const d = await api(`/api/v1/dossiers/${encodeURIComponent(code)}`);
@@ -122,6 +186,24 @@ function mountServices(root, ctx) {
         stepLine(d),
         h('a', { href: `/api/v1/dossiers/${encodeURIComponent(d.code)}/slips/receipt`, target: '_blank', id: 'svc-receipt' }, t('svc.receipt')),
         h('h4', { i18n: 'svc.timeline' }), timeline(d.timeline || []));
+      const pays = d.payments || [];
+      const current = pays.filter((x) => x.status === 'pending').pop() || (d.status === 6 ? null : pays[pays.length - 1]);
+      if (current) {
+        payPanel = paymentPanel(d.code, current.reference);
+        detail.insertBefore(payPanel.el, detail.querySelector('h4'));
+      } else if (!isCitizen && d.status === 6) {
+        const amount = h('input', { type: 'number', id: 'svc-pay-amount-input', min: 1, step: 1, required: true });
+        const req = h('form', { class: 'svc-card svc-pay-request', id: 'svc-pay-request' },
+          h('label', { class: 'svc-field' }, t('svc.payRequestAmount'), amount), h('button', { type: 'submit' }, t('svc.payRequest')));
+        req.addEventListener('submit', async (ev) => {
+          ev.preventDefault();
+          try {
+            await api(`/api/v1/dossiers/${encodeURIComponent(d.code)}/payments`, { method: 'POST', body: { amount: Number(amount.value) } });
+            showDossier(d.code);
+          } catch (e) { msg.textContent = errText(e); }
+        });
+        detail.insertBefore(req, detail.querySelector('h4'));
+      }
       if (isCitizen && (d.status === 9 || d.status === 10)) {
         const score = h('select', { id: 'svc-score' }, ...[5, 4, 3, 2, 1].map((n) => h('option', { value: n }, '★'.repeat(n))));
         detail.append(h('div', { class: 'svc-rate' }, t('svc.rate'), ' ', score, h('button', {
@@ -155,6 +237,7 @@ function mountServices(root, ctx) {
   }
 
   async function showProcedure(code) {
+    stopPay();
     clear(detail);
     try {
       const pr = await api(`/api/v1/procedures/${encodeURIComponent(code)}`);
@@ -221,6 +304,7 @@ function mountServices(root, ctx) {
   const lookup = h('form', { class: 'svc-lookup' }, lcode, l4, h('button', { type: 'submit', i18n: 'svc.lookup' }));
   lookup.addEventListener('submit', async (ev) => {
     ev.preventDefault();
+    stopPay();
     clear(detail);
     try {
       const d = await api(`/api/v1/lookup/dossiers/${encodeURIComponent(lcode.value.trim())}${qs({ cccd4: l4.value.trim() })}`);
@@ -230,7 +314,7 @@ function mountServices(root, ctx) {
 
   root.append(h('div', { class: 'svc' }, h('h2', { i18n: 'nav.services' }), msg, search, results, listBar, list, lookup, detail));
   runSearch();
-  return { unmount() { if (aborter) aborter.abort(); runSearch.cancel(); }, focus() { search.focus(); } };
+  return { unmount() { if (aborter) aborter.abort(); runSearch.cancel(); stopPay(); }, focus() { search.focus(); } };
 }
 
 export const servicesView = {
