@@ -96,9 +96,25 @@ void services_payment_callback(http_req_t *req);
 void services_dossier_rate(http_req_t *req);
 void services_dossier_stats(http_req_t *req);
 void services_dossier_slip(http_req_t *req);
+/* Renders a slip (receipt, supplement, refusal, apology, fee_receipt) of d: 0 with *pdf
+ * (malloc, caller frees) and *len; 1 when the slip does not apply (409 answered); -1 on
+ * a database error; -2 when rendering failed (logged, nothing answered). */
+int dossier_slip_render(http_req_t *req, db_t *db, const dossier_t *d, const json_t *proc, const char *kind,
+                        unsigned char **pdf, size_t *len);
+/* Puts a document issued for a dossier into its applicant's warehouse (citizen_documents):
+ * kind "result" (bytes stay in dossier_results) or "receipt" (bytes stored in
+ * attachments here). Inside the caller's transaction; 0 or -1. */
+int dossier_warehouse_add(db_t *db, const dossier_t *d, const char *kind, const char *doc_type, const char *name,
+                          const char *sha256, const void *bytes, size_t len, int64_t now);
+/* Whether sha256 is a document of the applicant with this CCCD (a result or e-receipt
+ * issued to them, or an upload of one of their dossiers): 1 with *origin
+ * ("result:<code>", "receipt:<code>", "reuse:<code>") and its bytes in attachments;
+ * 0 when not theirs; -1 on a database error. Inside the submission's transaction. */
+int dossier_warehouse_resolve(arena_t *a, db_t *db, const char *cccd, const char *sha256, const char **origin);
 void services_dossier_reschedule(http_req_t *req);
 void services_dossier_attachment(http_req_t *req);
 void services_my_documents(http_req_t *req);
+void services_my_document_get(http_req_t *req);
 /* Signed results (dossiers_result.c): sign on approval, download, public verification. */
 void services_dossier_result_sign(http_req_t *req);
 void services_dossier_result_get(http_req_t *req);

@@ -55,6 +55,14 @@ void services_dossier_get(http_req_t *req) {
                                             "paid_at", dossier_time(db_col_int64(st, 5))));
   if (st) db_stmt_done(st);
   json_object_set_new(out, "payments", pays);
+  /* the signed result, when there is one (the bytes: GET .../result) */
+  json_t *res = json_null();
+  st = db_prepare(db, "SELECT sha256, signed_at FROM dossier_results WHERE dossier_id = $1");
+  if (st && !db_bind_int64(st, 1, d.id) && db_step(st) == DB_ROW)
+    res = json_pack("{s:s, s:o, s:s}", "sha256", db_col_text(st, 0), "signed_at", dossier_time(db_col_int64(st, 1)),
+                    "download", arena_printf(req->arena, "/api/v1/dossiers/%s/result", d.code));
+  if (st) db_stmt_done(st);
+  json_object_set_new(out, "result", res);
   audit_entry_t e = audit_entry_from_req(req, "dossier.read", "dossier", d.code);
   e.unit_id = d.holder_unit_id;
   if (db_begin(db) || audit_append(db, &e) || db_commit(db)) {
@@ -331,47 +339,4 @@ fail:
   http_reply_error(req, ERR_INTERNAL, NULL);
 done:
   db_pool_release(app->db, db);
-}
-
-/* GET /api/v1/me/documents: the signed-in citizen's documents from their dossiers (their
- * data warehouse), newest first; each can be reused in a new submission by its sha256. */
-void services_my_documents(http_req_t *req) {
-  app_t *app = req->app;
-  const principal_t *p = req->principal;
-  if (p->kind != PRINCIPAL_CITIZEN || !p->cccd) {
-    http_reply_error(req, ERR_FORBIDDEN, "Only citizens have a document warehouse");
-    return;
-  }
-  db_t *db = db_pool_acquire(app->db);
-  if (!db) {
-    http_reply_error(req, ERR_INTERNAL, NULL);
-    return;
-  }
-  json_t *items = json_array();
-  db_stmt_t *st = db_prepare(db, "SELECT da.name, a.hash, a.size, a.content_type, d.code, d.procedure_code, d.submitted_at "
-                                 "FROM dossiers d JOIN dossier_attachments da ON da.dossier_id = d.id "
-                                 "JOIN attachments a ON a.hash = da.hash WHERE d.applicant_cccd = $1 "
-                                 "ORDER BY d.submitted_at DESC, da.name LIMIT 200");
-  if (!st || db_bind_text(st, 1, p->cccd)) goto fail;
-  int rc;
-  while ((rc = db_step(st)) == DB_ROW)
-    json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:o}", "name", db_col_text(st, 0), "sha256",
-                                           db_col_text(st, 1), "size", (json_int_t)db_col_int64(st, 2), "content_type",
-                                           db_col_text(st, 3), "dossier", db_col_text(st, 4), "procedure",
-                                           db_col_text(st, 5), "submitted_at", dossier_time(db_col_int64(st, 6))));
-  if (rc < 0) goto fail;
-  db_stmt_done(st);
-  st = NULL;
-  audit_entry_t e = audit_entry_from_req(req, "documents.list", "account", NULL);
-  if (db_begin(db) || audit_append(db, &e) || db_commit(db)) goto fail;
-  db_pool_release(app->db, db);
-  http_reply_json(req, 200, json_pack("{s:o}", "items", items));
-  return;
-fail:
-  log_error(req->request_id, "msg=\"documents failed\" err=\"%s\"", db_errmsg(db));
-  if (st) db_stmt_done(st);
-  db_rollback(db);
-  json_decref(items);
-  db_pool_release(app->db, db);
-  http_reply_error(req, ERR_INTERNAL, NULL);
 }

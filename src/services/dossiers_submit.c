@@ -105,23 +105,15 @@ static int64_t next_number(db_t *db, const char *unit_code, const char *day) {
   return n;
 }
 
-/* Resolves reused documents: each must be an attachment of an earlier dossier of the same
- * applicant (same CCCD). Sets origin; returns the index of a bad one, -1 when all are fine,
- * -2 on a database error. */
+/* Resolves reused documents: each must be in the applicant's warehouse (same CCCD): an
+ * upload of an earlier dossier, or a result or e-receipt issued to them. Sets origin;
+ * returns the index of a bad one, -1 when all are fine, -2 on a database error. */
 static int resolve_reuse(arena_t *a, db_t *db, const char *cccd, upload_t *up, size_t n) {
   for (size_t i = 0; i < n; i++) {
     if (up[i].data) continue;
-    db_stmt_t *st = db_prepare(db, "SELECT d.code FROM dossier_attachments da JOIN dossiers d ON d.id = da.dossier_id "
-                                   "WHERE da.hash = $1 AND d.applicant_cccd = $2 ORDER BY d.id LIMIT 1");
-    if (!st || db_bind_text(st, 1, up[i].hash) || db_bind_text(st, 2, cccd)) {
-      if (st) db_stmt_done(st);
-      return -2;
-    }
-    int rc = db_step(st);
-    if (rc == DB_ROW) up[i].origin = arena_printf(a, "reuse:%s", db_col_text(st, 0));
-    db_stmt_done(st);
+    int rc = dossier_warehouse_resolve(a, db, cccd, up[i].hash, &up[i].origin);
     if (rc < 0) return -2;
-    if (rc != DB_ROW) return (int)i;
+    if (rc == 0) return (int)i;
   }
   return -1;
 }

@@ -177,6 +177,21 @@ static const db_migration_t SERVICES_MIGRATIONS[] = {
      "ALTER TABLE dossiers ADD COLUMN step_late_at BIGINT;"
      "ALTER TABLE dossier_events ADD COLUMN step_due_at BIGINT;"
      "CREATE INDEX dossiers_status_step ON dossiers (status, step_due_at);"},
+    {"services", 12,
+     "CREATE TABLE citizen_documents ("
+     "  id {{ID}},"
+     "  applicant_cccd TEXT NOT NULL,"
+     "  dossier_id BIGINT NOT NULL REFERENCES dossiers (id),"
+     "  kind TEXT NOT NULL CHECK (kind IN ('result', 'receipt')),"
+     "  doc_type TEXT,"
+     "  name TEXT NOT NULL,"
+     "  hash TEXT NOT NULL,"
+     "  size BIGINT NOT NULL,"
+     "  created_at BIGINT NOT NULL,"
+     "  UNIQUE (dossier_id, hash)"
+     ");"
+     "CREATE INDEX citizen_documents_owner ON citizen_documents (applicant_cccd, created_at);"
+     "CREATE INDEX citizen_documents_hash ON citizen_documents (hash);"},
 };
 
 const db_migration_t *services_migrations(db_kind_t kind, size_t *n) {
@@ -232,7 +247,9 @@ static const http_route_t SERVICES_ROUTES[] = {
     {"POST", "/api/v1/dossiers/{code}/reschedule", services_dossier_reschedule, HTTP_SIGNED_IN, 4 * 1024,
      "New appointment for a dossier that will be late (for the apology slip)"},
     {"GET", "/api/v1/me/documents", services_my_documents, HTTP_SIGNED_IN, 0,
-     "The citizen's data warehouse: documents of their earlier dossiers, reusable by sha256"},
+     "The citizen's data warehouse: uploads, signed results, e-receipts; ?procedure= adds what it can reuse"},
+    {"GET", "/api/v1/me/documents/{sha256}", services_my_document_get, HTTP_SIGNED_IN, 0,
+     "One document of the citizen's warehouse (bytes)"},
     {"GET", "/api/v1/lookup/dossiers/{code}", services_dossier_lookup, HTTP_PUBLIC, 0,
      "Public status lookup by dossier code and ?cccd4= (no personal data)"},
 };

@@ -119,6 +119,7 @@ KNOWN_ROUTES = {
     "POST /api/v1/dossiers/{code}/result": R({"code": "MATRIX-0001"}),
     "GET /api/v1/dossiers/{code}/attachments/{sha256}": R({"code": "MATRIX-0001", "sha256": "0" * 64}),
     "GET /api/v1/me/documents": R(only="citizen"),
+    "GET /api/v1/me/documents/{sha256}": R({"sha256": "0" * 64}, only="citizen"),
     "GET /api/v1/dossier-stats": R(),
     "GET /api/v1/lookup/dossiers/{code}": R({"code": "MATRIX-0001"}),
     "PUT /api/v1/payment-accounts/{unit}": R({"unit": "00070"}),

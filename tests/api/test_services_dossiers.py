@@ -238,6 +238,11 @@ def test_forward_ward_to_city_and_back(svc):
     mine = cit.get(f"/api/v1/dossiers/{code}/payments/{ref}").json()    # the applicant follows it too
     assert mine["status"] == "paid" and cit.get(mine["receipt"]).content[:5] == b"%PDF-"
     assert cit.get(mine["qr"]).status_code == 200
+    # the e-receipt is kept in the citizen's warehouse
+    kept = [x for x in cit.get("/api/v1/me/documents").json()["items"] if x["kind"] == "receipt"]
+    assert [(x["dossier"], x["doc_type"], x["name"]) for x in kept] == [(code, "bien-lai-thu-phi", f"bien-lai-{ref}.pdf")]
+    pdf = cit.get(kept[0]["download"]).content
+    assert pdf[:5] == b"%PDF-" and "BIÊN LAI THU PHÍ" in pdf_text(pdf) and "250000 đồng" in pdf_text(pdf)
     assert city.get(f"/api/v1/dossiers/{code}").json()["state"] == "department"
     assert act(city, code, "approve").json()["holder"]["code"] == "01"
     back = act(city, code, "issue_result").json()

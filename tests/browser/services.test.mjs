@@ -73,7 +73,7 @@ test('birth registration: submitted online, handled at the ward, returned', { sk
   await off.page.locator(`.svc-list button[data-code="${code}"]`).click();
   for (const action of ['receive', 'assign', 'approve', 'return_result']) {
     await off.page.locator(`.svc-actions button[data-action="${action}"]`).click();
-    await off.page.locator(`.svc-timeline li:has-text("${action}:")`).waitFor();
+    await off.page.locator(`.svc-timeline li[data-action="${action}"]`).waitFor();
   }
   assert.match(await off.page.textContent('.svc-detail'), /Đã trả kết quả/);
 
@@ -96,7 +96,7 @@ test('birth registration: submitted online, handled at the ward, returned', { sk
 
 async function act(page, action, code) {
   await page.locator(`.svc-actions button[data-action="${action}"]`).click();
-  await page.locator(`.svc-timeline li:has-text("${action}:")`).last().waitFor();
+  await page.locator(`.svc-timeline li[data-action="${action}"]`).last().waitFor();
   assert.equal(await page.textContent('.svc-detail h3'), code);
 }
 
@@ -213,6 +213,7 @@ test('fee: VietQR payment panel, the platform confirms, the e-receipt downloads'
   await o.page.fill('#svc-pay-amount-input', '10000');
   await o.page.click('#svc-pay-request button[type="submit"]');
   await o.page.locator('#svc-pay-content').waitFor();
+  await o.page.screenshot({ path: path.join(SHOTS, 'services-officer.png'), fullPage: true });
 
   // 2. The citizen, on a phone, sees the panel: QR image, amount, account, content.
   const cit = await signedInPage(cccd, pw, { width: 390, height: 844 });
