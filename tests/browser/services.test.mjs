@@ -243,6 +243,11 @@ test('fee: VietQR payment panel, the platform confirms, the e-receipt downloads'
   const pdf = readFileSync(file);
   assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
   assert.match(download.suggestedFilename(), new RegExp(`${code}.*\.pdf$`));
+  // 5. The e-receipt is kept in "my documents".
+  await cit.page.click('#svc-docs');
+  const kept = cit.page.locator('.svc-list li.svc-origin-receipt');
+  await kept.first().waitFor();
+  assert.match(await kept.first().textContent(), new RegExp(`bien-lai-${reference}\\.pdf.*Biên lai điện tử · ${code}`));
   r = await call('GET', `/api/v1/dossiers/${code}`, citToken);
   assert.equal(r.json.payments[0].status, 'paid');
   assert.equal(r.json.state, 'processing');
