@@ -8,7 +8,7 @@
 // digits. Styles: web/services.css (loaded by this module). Vietnamese first.
 import { api, qs, ApiError } from './api.js';
 import { h, clear, debounce } from './dom.js';
-import { t, addMessages } from '../i18n.js';
+import { t, has, addMessages } from '../i18n.js';
 
 addMessages({
   vi: {
@@ -25,7 +25,7 @@ addMessages({
     'svc.reuseTitle': 'Dùng lại giấy tờ đã có', 'svc.reuseHint': 'Giấy tờ do cơ quan nhà nước đã cấp cho ông/bà; chọn để không phải tải lên lại.',
     'svc.reuseItem': '{name} — hồ sơ {dossier}, {at}',
     'svc.receipt': 'Giấy tiếp nhận (PDF)', 'svc.result': 'Kết quả đã ký số (PDF)',
-    'svc.mine': 'Hồ sơ của tôi', 'svc.myDocs': 'Giấy tờ của tôi', 'svc.inbox': 'Hồ sơ của đơn vị', 'svc.unitCode': 'Mã đơn vị',
+    'svc.mine': 'Hồ sơ của tôi', 'svc.myDocs': 'Giấy tờ của tôi', 'svc.myArea': 'Hồ sơ và giấy tờ của tôi', 'svc.inbox': 'Hồ sơ của đơn vị', 'svc.unitCode': 'Mã đơn vị',
     'svc.load': 'Xem', 'svc.timeline': 'Quá trình xử lý', 'svc.status': 'Trạng thái {s}',
     'svc.overdue': 'Quá hạn', 'svc.lookup': 'Tra cứu hồ sơ', 'svc.lookupTitle': 'Tra cứu tình trạng hồ sơ', 'svc.code': 'Mã hồ sơ',
     'svc.cccd4': '4 số cuối CCCD', 'svc.comment': 'Ý kiến (không bắt buộc)', 'svc.error': 'Lỗi: {msg}',
@@ -62,7 +62,7 @@ addMessages({
     'svc.reuseTitle': 'Reuse documents you already have', 'svc.reuseHint': 'Documents the state issued to you; pick them instead of uploading again.',
     'svc.reuseItem': '{name} — dossier {dossier}, {at}',
     'svc.receipt': 'Receipt slip (PDF)', 'svc.result': 'Signed result (PDF)',
-    'svc.mine': 'My dossiers', 'svc.myDocs': 'My documents', 'svc.inbox': 'Unit inbox', 'svc.unitCode': 'Unit code',
+    'svc.mine': 'My dossiers', 'svc.myDocs': 'My documents', 'svc.myArea': 'My dossiers and documents', 'svc.inbox': 'Unit inbox', 'svc.unitCode': 'Unit code',
     'svc.load': 'Open', 'svc.timeline': 'Timeline', 'svc.status': 'Status {s}',
     'svc.overdue': 'Overdue', 'svc.lookup': 'Look up', 'svc.lookupTitle': 'Look up a dossier', 'svc.code': 'Dossier code',
     'svc.cccd4': 'Last 4 CCCD digits', 'svc.comment': 'Comment (optional)', 'svc.error': 'Error: {msg}',
@@ -185,7 +185,7 @@ function timeline(items, names) {
   const an = (names && names.actions) || {};
   const sn = (names && names.states) || {};
   return h('ol', { class: 'svc-timeline' }, ...items.map((e) => {
-    const label = an[e.action] || (t(`svc.act.${e.action}`) !== `svc.act.${e.action}` ? t(`svc.act.${e.action}`) : e.action);
+    const label = an[e.action] || (has(`svc.act.${e.action}`) ? t(`svc.act.${e.action}`) : e.action);
     return h('li', { class: e.step_late ? 'svc-step-late' : undefined, dataset: { action: e.action } },
       h('div', { class: 'svc-tl-head' }, h('strong', {}, label), h('time', {}, when(e.at))),
       h('div', { class: 'svc-tl-move' }, e.from && e.from !== e.to ? `${sn[e.from] || e.from} → ${sn[e.to] || e.to}` : (sn[e.to] || e.to),
@@ -478,7 +478,7 @@ function mountServices(root, ctx) {
     h('div', { class: 'svc-grid' },
       h('div', { class: 'svc-side' },
         card('svc-catalog', h('h3', {}, t('svc.catalog')), search, results),
-        card('svc-mylist', h('h3', {}, isCitizen ? t('svc.mine') : t('svc.inbox')), listBar, list),
+        card('svc-mylist', h('h3', {}, isCitizen ? t('svc.myArea') : t('svc.inbox')), listBar, list),
         card('svc-lookup-card', lookup)),
       detail)));
   runSearch();
