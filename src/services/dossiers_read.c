@@ -227,36 +227,41 @@ void services_dossier_inbox(http_req_t *req) {
   int64_t now = clock_now_ms();
   json_t *items = json_array();
   int64_t total = 0;
-  /* The page's ids come from the covering index (holder, status, due, paused, id); only
-   * those rows are read. The total is a separate count over the same index.
-   * step_overdue keeps the dossiers whose current step is past its deadline with the
-   * clock running ($5 = now, else 0); sort=step orders those first, then by step due. */
-  const char *where = "holder_unit_id = $1 AND (CAST($2 AS TEXT) IS NULL OR procedure_code = $2) "
-                      "AND ((CAST($3 AS BIGINT) = 0 AND status IN (1, 2, 4, 5, 6, 9)) OR status = $3) "
-                      "AND (CAST($4 AS BIGINT) = 0 OR due_at < $4) "
-                      "AND (CAST($5 AS BIGINT) = 0 OR (step_state = state AND paused_at IS NULL "
-                      "AND status NOT IN (3, 5, 6, 7, 8, 10) AND step_due_at < $5))";
-  int64_t step_now = step_only ? now : 0;
+  /* The page's ids come from the index (holder, status, due, paused, id); only those rows
+   * are read. The total is a separate count over the same index. The step filter
+   * (step_overdue: current step past its deadline, clock running; $5 = now) and the step
+   * order (sort=step: those first, then by step due) are only in the SQL when asked for,
+   * so the default inbox reads no step columns. */
+  char *where = arena_printf(req->arena,
+                             "holder_unit_id = $1 AND (CAST($2 AS TEXT) IS NULL OR procedure_code = $2) "
+                             "AND ((CAST($3 AS BIGINT) = 0 AND status IN (1, 2, 4, 5, 6, 9)) OR status = $3) "
+                             "AND (CAST($4 AS BIGINT) = 0 OR due_at < $4)%s",
+                             step_only ? " AND step_state = state AND paused_at IS NULL "
+                                         "AND status NOT IN (3, 5, 6, 7, 8, 10) AND step_due_at < $5"
+                                       : "");
+  int n = step_only ? 6 : 5;   /* the page query's next parameter: now, then limit, offset */
   db_stmt_t *st = db_prepare(db, arena_printf(req->arena, "SELECT COUNT(*) FROM dossiers WHERE %s", where));
   if (!st || db_bind_int64(st, 1, u->id) || db_bind_text(st, 2, procedure) || db_bind_int64(st, 3, status) ||
-      db_bind_int64(st, 4, due_ms) || db_bind_int64(st, 5, step_now) || db_step(st) != DB_ROW)
+      db_bind_int64(st, 4, due_ms) || (step_only && db_bind_int64(st, 5, now)) || db_step(st) != DB_ROW)
     goto fail;
   total = db_col_int64(st, 0);
   db_stmt_done(st);
   const char *step_key = "CASE WHEN step_state = state AND paused_at IS NULL AND step_due_at IS NOT NULL "
                          "AND status NOT IN (3, 5, 6, 7, 8, 10) THEN step_due_at ELSE 9000000000000000000 END";
+  const char *step_cols = by_step ? arena_printf(req->arena, ", %s AS sdue, CASE WHEN %s < $%d THEN 0 ELSE 1 END AS slate",
+                                           step_key, step_key, n)
+                            : "";
   st = db_prepare(db, arena_printf(req->arena,
                                    "WITH page AS (SELECT id, CASE WHEN status NOT IN (3, 7, 8, 9, 10) AND paused_at IS NULL "
-                                   "AND due_at < $6 THEN 0 ELSE 1 END AS late, due_at AS due, %s AS sdue, "
-                                   "CASE WHEN %s < $6 THEN 0 ELSE 1 END AS slate FROM dossiers WHERE %s "
-                                   "ORDER BY %s LIMIT $7 OFFSET $8) "
+                                   "AND due_at < $%d THEN 0 ELSE 1 END AS late, due_at AS due%s FROM dossiers WHERE %s "
+                                   "ORDER BY %s LIMIT $%d OFFSET $%d) "
                                    "SELECT " DOSSIER_COLUMNS ", page.late FROM dossiers JOIN page USING (id) "
                                    "ORDER BY %s",
-                                   step_key, step_key, where, by_step ? "slate, sdue, due_at, id" : "late, due_at, id",
-                                   by_step ? "page.slate, page.sdue, page.due, id" : "page.late, page.due, id"));
+                                   n, step_cols, where, by_step ? "slate, sdue, due_at, id" : "late, due_at, id", n + 1,
+                                   n + 2, by_step ? "page.slate, page.sdue, page.due, id" : "page.late, page.due, id"));
   if (!st || db_bind_int64(st, 1, u->id) || db_bind_text(st, 2, procedure) || db_bind_int64(st, 3, status) ||
-      db_bind_int64(st, 4, due_ms) || db_bind_int64(st, 5, step_now) || db_bind_int64(st, 6, now) ||
-      db_bind_int64(st, 7, limit) || db_bind_int64(st, 8, offset))
+      db_bind_int64(st, 4, due_ms) || (step_only && db_bind_int64(st, 5, now)) || db_bind_int64(st, n, now) ||
+      db_bind_int64(st, n + 1, limit) || db_bind_int64(st, n + 2, offset))
     goto fail;
   int rc;
   while ((rc = db_step(st)) == DB_ROW) {
