@@ -166,10 +166,12 @@ test('land registration: ward -> city department -> supplement -> back to the wa
   await cit.page.click('#svc-mine');
   await cit.page.locator(`.svc-list button[data-code="${code}"]`).click();
   await cit.page.locator('#svc-rate').waitFor();
-  const href = await cit.page.getAttribute('#svc-receipt', 'href');
-  const pdf = await cit.page.request.get(new URL(href, BASE).href);
-  assert.equal(pdf.status(), 200);
-  assert.equal((await pdf.body()).subarray(0, 5).toString(), '%PDF-');
+  for (const id of ['#svc-receipt', '#svc-slip-supplement']) {
+    const href = await cit.page.getAttribute(id, 'href');
+    const pdf = await cit.page.request.get(new URL(href, BASE).href);
+    assert.equal(pdf.status(), 200);
+    assert.equal((await pdf.body()).subarray(0, 5).toString(), '%PDF-');
+  }
   await cit.page.selectOption('#svc-score', '5');
   await cit.page.click('#svc-rate');
   await cit.page.waitForFunction(() => document.querySelector('.svc-msg').textContent.includes('Cảm ơn'));

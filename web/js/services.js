@@ -25,6 +25,7 @@ addMessages({
     'svc.reuseTitle': 'Dùng lại giấy tờ đã có', 'svc.reuseHint': 'Giấy tờ do cơ quan nhà nước đã cấp cho ông/bà; chọn để không phải tải lên lại.',
     'svc.reuseItem': '{name} — hồ sơ {dossier}, {at}',
     'svc.receipt': 'Giấy tiếp nhận (PDF)', 'svc.result': 'Kết quả đã ký số (PDF)',
+    'svc.slipSupplement': 'Phiếu yêu cầu bổ sung (PDF)', 'svc.slipRefusal': 'Phiếu từ chối (PDF)', 'svc.slipApology': 'Phiếu xin lỗi, hẹn lại (PDF)',
     'svc.mine': 'Hồ sơ của tôi', 'svc.myDocs': 'Giấy tờ của tôi', 'svc.myArea': 'Hồ sơ và giấy tờ của tôi', 'svc.inbox': 'Hồ sơ của đơn vị', 'svc.unitCode': 'Mã đơn vị',
     'svc.load': 'Xem', 'svc.timeline': 'Quá trình xử lý', 'svc.status': 'Trạng thái {s}',
     'svc.overdue': 'Quá hạn', 'svc.lookup': 'Tra cứu hồ sơ', 'svc.lookupTitle': 'Tra cứu tình trạng hồ sơ', 'svc.code': 'Mã hồ sơ',
@@ -62,6 +63,7 @@ addMessages({
     'svc.reuseTitle': 'Reuse documents you already have', 'svc.reuseHint': 'Documents the state issued to you; pick them instead of uploading again.',
     'svc.reuseItem': '{name} — dossier {dossier}, {at}',
     'svc.receipt': 'Receipt slip (PDF)', 'svc.result': 'Signed result (PDF)',
+    'svc.slipSupplement': 'Supplement request (PDF)', 'svc.slipRefusal': 'Refusal notice (PDF)', 'svc.slipApology': 'Apology and new appointment (PDF)',
     'svc.mine': 'My dossiers', 'svc.myDocs': 'My documents', 'svc.myArea': 'My dossiers and documents', 'svc.inbox': 'Unit inbox', 'svc.unitCode': 'Unit code',
     'svc.load': 'Open', 'svc.timeline': 'Timeline', 'svc.status': 'Status {s}',
     'svc.overdue': 'Overdue', 'svc.lookup': 'Look up', 'svc.lookupTitle': 'Look up a dossier', 'svc.code': 'Dossier code',
@@ -281,8 +283,14 @@ function mountServices(root, ctx) {
       const proc = await procedure(d.procedure);
       const names = wfNames(proc);
       const paused = d.clock_paused ? ` (${t('svc.pausedNote')})` : '';
-      const links = h('p', { class: 'svc-links' },
-        h('a', { href: `/api/v1/dossiers/${encodeURIComponent(d.code)}/slips/receipt`, target: '_blank', id: 'svc-receipt', class: 'btn btn-small' }, t('svc.receipt')),
+      // the statutory papers that apply to this dossier, and the signed result
+      const slip = (kind, key, id) => h('a', { href: `/api/v1/dossiers/${encodeURIComponent(d.code)}/slips/${kind}`, target: '_blank', id, class: 'btn btn-small' }, t(key));
+      const tl = d.timeline || [];
+      const links = h('p', { class: 'svc-links' }, slip('receipt', 'svc.receipt', 'svc-receipt'),
+        tl.some((e) => e.action === 'request_supplement') ? slip('supplement', 'svc.slipSupplement', 'svc-slip-supplement') : '',
+        d.status === 3 || d.status === 8 ? slip('refusal', 'svc.slipRefusal', 'svc-slip-refusal') : '',
+        d.new_due_at ? slip('apology', 'svc.slipApology', 'svc-slip-apology') : '',
+        (d.payments || []).some((x) => x.status === 'paid') ? slip('fee_receipt', 'svc.payReceipt', 'svc-slip-fee') : '',
         d.result ? h('a', { href: d.result.download, id: 'svc-result', class: 'btn btn-small', download: `ket-qua-${d.code}.pdf` }, t('svc.result')) : '');
       const summary = facts([
         ['svc.factStatus', `${STATUS_VI[d.status]}${paused}`],
