@@ -6,6 +6,7 @@
 // the citizen downloads the slip and rates the handling.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +14,19 @@ import { BASE, USER, PASSWORD, SHOTS, SKIP, browser, setupBrowser, call } from '
 
 const CATALOG = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'data', 'procedures', 'hanoi.json');
 setupBrowser();
+
+// The CLI on the server's database (tests/browser/run says where): the city PKI and an
+// official's signing certificate, for signing a result from the console.
+const DATA = path.join(path.dirname(CATALOG), '..');
+function cli(...args) {
+  return execFileSync(process.env.CITYOS_BROWSER_BIN, [...args, '--db', process.env.CITYOS_BROWSER_DB, '--data-dir', DATA],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+function signingCertificate(cn, email, pass) {
+  try { cli('pki', 'init', '--key-type', 'ec', '--ca-pass', 'browser-ca-pass-1'); } catch { /* done by an earlier test */ }
+  return cli('pki', 'issue', '--cn', cn, '--email', email, '--title', 'Chủ tịch UBND phường', '--key-type', 'ec',
+    '--pass', pass, '--ca-pass', 'browser-ca-pass-1').trim();
+}
 
 async function signedInPage(username, password, viewport) {
   const context = await browser.newContext({ viewport, locale: 'vi-VN' });
@@ -71,19 +85,43 @@ test('birth registration: submitted online, handled at the ward, returned', { sk
   await off.page.fill('#svc-inbox-unit', '00004');
   await off.page.click('#svc-inbox');
   await off.page.locator(`.svc-list button[data-code="${code}"]`).click();
-  for (const action of ['receive', 'assign', 'approve', 'return_result']) {
+  for (const action of ['receive', 'assign', 'approve']) {
     await off.page.locator(`.svc-actions button[data-action="${action}"]`).click();
     await off.page.locator(`.svc-timeline li[data-action="${action}"]`).waitFor();
   }
+  // the leader signs the result with their own certificate, from the console
+  const signing = Boolean(process.env.CITYOS_BROWSER_BIN && process.env.CITYOS_BROWSER_DB);
+  if (signing) {
+    const serial = signingCertificate('Lê Văn Cán Bộ', officerName, 'Ky-so-2026!');
+    await off.page.fill('#svc-sign-serial', serial);
+    await off.page.fill('#svc-sign-pass', 'sai-mat-khau');
+    await off.page.click('#svc-sign button[type="submit"]');
+    await off.page.waitForFunction(() => document.querySelector('.svc-msg').textContent.includes('passphrase'));
+    await off.page.fill('#svc-sign-pass', 'Ky-so-2026!');
+    await off.page.fill('#svc-sign-decision', 'Đăng ký khai sinh cho cháu Nguyễn Minh An');
+    await off.page.click('#svc-sign button[type="submit"]');
+    await off.page.locator('#svc-result').waitFor();
+    await off.page.locator('.svc-timeline li[data-action="sign_result"]').waitFor();
+  }
+  await off.page.locator('.svc-actions button[data-action="return_result"]').click();
+  await off.page.locator('.svc-timeline li[data-action="return_result"]').waitFor();
   assert.match(await off.page.textContent('.svc-detail'), /Đã trả kết quả/);
 
   // 3. The citizen sees the result and the public lookup agrees.
   await page.click('#svc-mine');
   await page.locator(`.svc-list button[data-code="${code}"]`).waitFor();
   assert.match(await page.textContent(`.svc-list button[data-code="${code}"]`), /Đã trả kết quả/);
+  if (signing) {   // the signed result downloads from the dossier
+    await page.locator(`.svc-list button[data-code="${code}"]`).click();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#svc-result')]);
+    const pdf = readFileSync(await download.path());
+    assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
+    assert.match(pdf.toString('latin1'), /\/ByteRange\s*\[/);
+  }
   await page.fill('#svc-lookup-code', code);
   await page.fill('#svc-lookup-4', cccd.slice(-4));
   await page.click('.svc-lookup button');
+  await page.locator('.svc-detail .svc-lookup-result').waitFor();
   await page.locator('.svc-detail .svc-timeline li').first().waitFor();
   assert.equal((await page.textContent('.svc-detail')).includes('Trần Thị Bình'), false);
   r = await call('GET', `/api/v1/lookup/dossiers/${code}?cccd4=${cccd.slice(-4)}`);

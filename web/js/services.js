@@ -41,6 +41,9 @@ addMessages({
     'svc.originResult': 'Kết quả đã ký số của hồ sơ {code}', 'svc.originReceipt': 'Biên lai của hồ sơ {code}',
     'svc.kindUpload': 'Đã tải lên', 'svc.kindResult': 'Kết quả (ký số)', 'svc.kindReceipt': 'Biên lai điện tử',
     'svc.actions': 'Xử lý hồ sơ', 'svc.download': 'Tải về',
+    'svc.sign': 'Ký số kết quả giải quyết', 'svc.signHint': 'Ký bằng chứng thư số của chính ông/bà (số sê-ri và mật khẩu khóa).',
+    'svc.signSerial': 'Số sê-ri chứng thư số', 'svc.signPass': 'Mật khẩu khóa', 'svc.signDecision': 'Nội dung quyết định (không bắt buộc)',
+    'svc.signDo': 'Ký số', 'svc.signed': 'Đã ký số kết quả hồ sơ {code}.',
     'svc.pay': 'Thanh toán phí, lệ phí', 'svc.payHint': 'Quét mã VietQR bằng ứng dụng ngân hàng, hoặc chuyển khoản đúng số tiền và nội dung dưới đây.',
     'svc.payQr': 'Mã VietQR để thanh toán', 'svc.payAmount': 'Số tiền', 'svc.payBank': 'Ngân hàng',
     'svc.payAccount': 'Số tài khoản', 'svc.payHolder': 'Chủ tài khoản', 'svc.payContent': 'Nội dung chuyển khoản',
@@ -79,6 +82,9 @@ addMessages({
     'svc.originResult': 'Signed result of dossier {code}', 'svc.originReceipt': 'E-receipt of dossier {code}',
     'svc.kindUpload': 'Uploaded', 'svc.kindResult': 'Result (signed)', 'svc.kindReceipt': 'E-receipt',
     'svc.actions': 'Handle the dossier', 'svc.download': 'Download',
+    'svc.sign': 'Sign the result', 'svc.signHint': 'Sign with your own certificate (serial number and key passphrase).',
+    'svc.signSerial': 'Certificate serial number', 'svc.signPass': 'Key passphrase', 'svc.signDecision': 'Decision text (optional)',
+    'svc.signDo': 'Sign', 'svc.signed': 'The result of dossier {code} is signed.',
     'svc.pay': 'Pay the fee', 'svc.payHint': 'Scan the VietQR code with your banking app, or transfer exactly the amount and content below.',
     'svc.payQr': 'VietQR payment code', 'svc.payAmount': 'Amount', 'svc.payBank': 'Bank',
     'svc.payAccount': 'Account number', 'svc.payHolder': 'Account holder', 'svc.payContent': 'Transfer content',
@@ -348,6 +354,26 @@ function mountServices(root, ctx) {
           },
         }, a.name || a.id)))));
       }
+      // an official who approved (leader) signs the result document while it is ready
+      if (!isCitizen && d.status === 9 && !d.result && (tl.some((e) => e.to_status === 9))) {
+        const serial = h('input', { type: 'text', id: 'svc-sign-serial', autocomplete: 'off', required: true });
+        const pass = h('input', { type: 'password', id: 'svc-sign-pass', autocomplete: 'off', required: true });
+        const decision = h('textarea', { id: 'svc-sign-decision', rows: 2 });
+        const signForm = h('form', { class: 'svc-card svc-sign', id: 'svc-sign' }, h('h4', {}, t('svc.sign')), h('p', { class: 'hint' }, t('svc.signHint')),
+          h('label', { class: 'svc-field' }, h('span', {}, t('svc.signSerial')), serial),
+          h('label', { class: 'svc-field' }, h('span', {}, t('svc.signPass')), pass),
+          h('label', { class: 'svc-field' }, h('span', {}, t('svc.signDecision')), decision),
+          h('button', { type: 'submit', class: 'btn' }, t('svc.signDo')));
+        signForm.addEventListener('submit', async (ev) => {
+          ev.preventDefault();
+          try {
+            await api(`/api/v1/dossiers/${encodeURIComponent(d.code)}/result`, { method: 'POST', body: { certificate: serial.value.trim(), passphrase: pass.value, comment: decision.value || undefined } });
+            msg.textContent = t('svc.signed', { code: d.code });
+            showDossier(d.code);
+          } catch (e) { msg.textContent = errText(e); }
+        });
+        parts.push(signForm);
+      }
       if (isCitizen && (d.status === 9 || d.status === 10)) {
         const score = h('select', { id: 'svc-score', 'aria-label': t('svc.rate') }, ...[5, 4, 3, 2, 1].map((n) => h('option', { value: n }, '★'.repeat(n))));
         parts.push(card('svc-rate', h('h4', {}, t('svc.rate')), h('div', { class: 'svc-row' }, score, h('button', {
@@ -474,7 +500,7 @@ function mountServices(root, ctx) {
     try {
       const d = await api(`/api/v1/lookup/dossiers/${encodeURIComponent(lcode.value.trim())}${qs({ cccd4: l4.value.trim() })}`);
       const names = wfNames(await procedure(d.procedure).catch(() => null));
-      show(card('svc-summary', h('div', { class: 'svc-detail-head' }, h('h3', {}, d.code), badge(d.status)),
+      show(card('svc-summary svc-lookup-result', h('div', { class: 'svc-detail-head' }, h('h3', {}, d.code), badge(d.status)),
         facts([['svc.factDue', when(d.due_at)], ['svc.factStep', d.step ? when(d.step.due_at) : null], ['svc.factHolder', d.holder && d.holder.name]])),
         card('svc-tl', h('h4', { i18n: 'svc.timeline' }), timeline(d.timeline || [], names)));
     } catch (e) { msg.textContent = errText(e); }
