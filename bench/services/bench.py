@@ -95,6 +95,18 @@ def main():
         print(f"inbox (unit 00004, ~{total // 126} dossiers held, overdue first, 20 per page): "
               f"p50 {statistics.median(lat):.1f} ms, p99 {pct(lat, 99):.1f} ms over {len(lat)} requests")
 
+        lat = []
+        for i in range(a.requests):
+            params = {"unit": "00004", "limit": 20, "sort": "step"}
+            if i % 2:
+                params["step_overdue"] = "true"
+            t0 = time.perf_counter()
+            r = s.get(url + "/api/v1/dossiers", params=params)
+            lat.append((time.perf_counter() - t0) * 1000)
+            assert r.status_code == 200, r.text
+        print(f"inbox by step deadline (sort=step, every other with step_overdue=true): "
+              f"p50 {statistics.median(lat):.1f} ms, p99 {pct(lat, 99):.1f} ms over {len(lat)} requests")
+
         sample = q(a.db, f"SELECT code, applicant_cccd FROM dossiers WHERE id % 9973 = 1 LIMIT {a.requests}")
         anon = requests.Session()
         lat = []

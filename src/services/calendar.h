@@ -115,5 +115,9 @@ int calendar_working_days_between(const calendar_t *c, int32_t from, int32_t to)
 int64_t calendar_effective_start(const calendar_t *c, int64_t t_ms);
 /* The due instant of `days` working days from a submission at t (closing time). */
 int64_t calendar_due(const calendar_t *c, int64_t t_ms, int days);
+/* The same with a deadline in office minutes (a share of a deadline): the closing time
+ * of the effective start day plus `minutes` of office time, so N x (close - open)
+ * minutes give calendar_due(t, N) and 0 gives that closing time. */
+int64_t calendar_due_minutes(const calendar_t *c, int64_t t_ms, int64_t minutes);
 
 #endif

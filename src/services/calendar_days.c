@@ -181,3 +181,14 @@ int64_t calendar_due(const calendar_t *c, int64_t t_ms, int days) {
   int32_t j = calendar_add_working_days(c, calendar_jdn_of_ms(s), days < 0 ? 0 : days);
   return calendar_ms_of(j, c->close_min);
 }
+
+int64_t calendar_due_minutes(const calendar_t *c, int64_t t_ms, int64_t minutes) {
+  int64_t s = calendar_effective_start(c, t_ms);
+  int32_t start = calendar_jdn_of_ms(s);
+  int64_t len = c->close_min - c->open_min;
+  if (minutes <= 0 || len <= 0) return calendar_ms_of(start, c->close_min);
+  int64_t whole = minutes / len, rest = minutes % len;
+  if (whole > 100000) whole = 100000;   /* ~400 years: beyond any deadline */
+  if (!rest) return calendar_ms_of(calendar_add_working_days(c, start, (int)whole), c->close_min);
+  return calendar_ms_of(calendar_add_working_days(c, start, (int)whole + 1), c->open_min + (int)rest);
+}

@@ -6,7 +6,8 @@
  * moves when the target state's level differs (ward: the receiving unit; above: its
  * ancestor at that level). Entering status 5/6 pauses the deadline clock; leaving it
  * moves the due date by the working days spent paused. Reaching status 9/10 the first
- * time classifies the dossier early / on_time / late against the due date. The update
+ * time classifies the dossier early / on_time / late against the due date. A state with a
+ * "share" starts a step with its own deadline (dossier_step_due). The update
  * is conditional on the state read (409 when someone else moved it first).
  */
 #include "base/common.h"
@@ -51,11 +52,13 @@ static int64_t holder_for(const app_t *app, const dossier_t *d, const char *leve
   return u ? u->id : d->holder_unit_id;
 }
 
-int dossier_transition(http_req_t *req, db_t *db, const calendar_t *cal, const dossier_t *dp, const json_t *wf,
+int dossier_transition(http_req_t *req, db_t *db, const calendar_t *cal, const dossier_t *dp, const json_t *proc,
                        const json_t *action, const char *comment) {
   app_t *app = req->app;
   const principal_t *p = req->principal;
   const dossier_t *d = dp;
+  const json_t *wf = json_object_get(proc, "workflow_definition");
+  int days = (int)json_integer_value(json_object_get(proc, "days"));
   const char *action_id = json_string_value(json_object_get(action, "id"));
   const char *to = json_string_value(json_object_get(action, "to"));
   const json_t *to_state = dossier_wf_state(wf, to);
@@ -67,6 +70,10 @@ int dossier_transition(http_req_t *req, db_t *db, const calendar_t *cal, const d
   int64_t now = clock_now_ms(), due = d->due_at, paused = d->paused_at, completed = d->completed_at;
   const char *outcome = d->outcome;
   bool was_paused = d->status == 5 || d->status == 6, pause = to_status == 5 || to_status == 6;
+  /* The step: kept (frozen) while paused; the same step resumed after a pause moves by
+   * the working days spent paused, like the dossier; any other state starts its own. */
+  const char *step_state = d->step_state;
+  int64_t step_started = d->step_started_at, step_due = d->step_due_at, step_late = d->step_late_at;
   if (pause && !was_paused) paused = now;
   if (!pause && was_paused && d->paused_at) {
     int extra = calendar_working_days_between(cal, calendar_jdn_of_ms(d->paused_at), calendar_jdn_of_ms(now));
@@ -74,26 +81,48 @@ int dossier_transition(http_req_t *req, db_t *db, const calendar_t *cal, const d
     calendar_office_hours(cal, &open_min, &close_min);
     due = calendar_ms_of(calendar_add_working_days(cal, calendar_jdn_of_ms(d->due_at), extra), close_min);
     paused = 0;
+    if (step_due && step_state && !strcmp(step_state, to)) {
+      step_due = calendar_ms_of(calendar_add_working_days(cal, calendar_jdn_of_ms(step_due), extra),
+                                calendar_minute_of_ms(step_due));
+      if (step_due > due) step_due = due;
+      step_late = 0;
+    } else {
+      step_state = NULL;
+    }
   }
+  if (!pause && (!step_state || strcmp(step_state, to))) {
+    step_due = dossier_step_due(cal, to_state, days, now, d->new_due_at > due ? d->new_due_at : due);
+    step_state = step_due ? to : NULL;
+    step_started = step_due ? now : 0;
+    step_late = 0;
+  }
+  if (!step_state) step_due = step_started = step_late = 0;
+  /* the event records the step deadline of the state entered (none while paused) */
+  int64_t event_step = !pause && step_state && !strcmp(step_state, to) ? step_due : 0;
   if ((to_status == 9 || to_status == 10) && !completed) {
     completed = now;
     outcome = now > due ? "late" : calendar_jdn_of_ms(now) < calendar_jdn_of_ms(due) ? "early" : "on_time";
   }
   db_stmt_t *st = db_prepare(db, "UPDATE dossiers SET state = $1, status = $2, holder_unit_id = $3, due_at = $4, "
-                                 "paused_at = $5, completed_at = $6, outcome = $7, updated_at = $8 "
+                                 "paused_at = $5, completed_at = $6, outcome = $7, updated_at = $8, step_state = $11, "
+                                 "step_started_at = $12, step_due_at = $13, step_late_at = $14 "
                                  "WHERE id = $9 AND state = $10");
   if (!st || db_bind_text(st, 1, to) || db_bind_int64(st, 2, to_status) || db_bind_int64(st, 3, new_holder) ||
       db_bind_int64(st, 4, due) || (paused ? db_bind_int64(st, 5, paused) : db_bind_null(st, 5)) ||
       (completed ? db_bind_int64(st, 6, completed) : db_bind_null(st, 6)) || db_bind_text(st, 7, outcome) ||
       db_bind_int64(st, 8, now) || db_bind_int64(st, 9, d->id) || db_bind_text(st, 10, d->state) ||
-      db_step(st) != DB_DONE) {
+      db_bind_text(st, 11, step_state) || (step_started ? db_bind_int64(st, 12, step_started) : db_bind_null(st, 12)) ||
+      (step_due ? db_bind_int64(st, 13, step_due) : db_bind_null(st, 13)) ||
+      (step_late ? db_bind_int64(st, 14, step_late) : db_bind_null(st, 14)) || db_step(st) != DB_DONE) {
     if (st) db_stmt_done(st);
     return -1;
   }
   int64_t changed = db_changes(st);
   db_stmt_done(st);
   if (changed != 1) return 1;
-  if (dossier_event(db, d->id, p, action_id, d->state, d->status, to, to_status, new_holder, comment, now)) return -1;
+  if (dossier_event_step(db, d->id, p, action_id, d->state, d->status, to, to_status, new_holder, comment, now,
+                         event_step))
+    return -1;
   audit_entry_t e = audit_entry_from_req(req, "dossier.action", "dossier", d->code);
   e.unit_id = new_holder;
   e.detail = audit_detail(req->arena, json_pack("{s:s, s:s, s:s}", "action", action_id, "from", d->state, "to", to));
@@ -152,7 +181,7 @@ void services_dossier_action(http_req_t *req) {
   }
   if (!(cal = services_calendar(req, db))) goto done;
   if (db_begin(db)) goto db_fail;
-  int tr = dossier_transition(req, db, cal, &d, wf, action, comment);
+  int tr = dossier_transition(req, db, cal, &d, proc, action, comment);
   if (tr < 0) goto db_fail;
   if (tr > 0) {
     db_rollback(db);

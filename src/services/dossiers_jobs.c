@@ -4,7 +4,9 @@
  * late (due before the end of the next working day, clock running) by setting
  * late_warned_at once. Officers see "late_warning" in the inbox and must issue the
  * apology-and-new-appointment slip: POST /api/v1/dossiers/{code}/reschedule then the
- * "apology" slip. One UPDATE per run, so several nodes may run it at once.
+ * "apology" slip. It also flags the workflow steps past their own deadline
+ * (step_late_at, shown as step.late_warning). Conditional UPDATEs, so several nodes may
+ * run it at once.
  */
 #include "base/common.h"
 #include "services/dossiers_internal.h"
@@ -37,28 +39,39 @@ long services_flag_late(app_t *app, int64_t now) {
   calendar_office_hours(cal, &open_min, &close_min);
   int64_t horizon = calendar_ms_of(calendar_add_working_days(cal, calendar_jdn_of_ms(now) + 1, 0), close_min);
   /* In batches of 500 rows, each its own short transaction, so a backlog (a first
-   * run over a large table) never holds the write lock for long. */
+   * run over a large table) never holds the write lock for long. Pass 0: dossiers that
+   * will be late; pass 1: steps already past their own deadline (step_late_at). */
+  static const char *const SQL[2] = {
+      "UPDATE dossiers SET late_warned_at = $1 WHERE id IN (SELECT id FROM dossiers "
+      "WHERE status IN (1, 2, 4) AND due_at <= $2 AND late_warned_at IS NULL "
+      "AND paused_at IS NULL LIMIT 500)",
+      "UPDATE dossiers SET step_late_at = $1 WHERE id IN (SELECT id FROM dossiers "
+      "WHERE status IN (1, 2, 4, 9) AND step_due_at < $2 AND step_late_at IS NULL "
+      "AND step_state = state AND paused_at IS NULL LIMIT 500)"};
+  long counts[2] = {0, 0};
   n = 0;
-  for (;;) {
-    db_stmt_t *st = db_prepare(db, "UPDATE dossiers SET late_warned_at = $1 WHERE id IN (SELECT id FROM dossiers "
-                                   "WHERE status IN (1, 2, 4) AND due_at <= $2 AND late_warned_at IS NULL "
-                                   "AND paused_at IS NULL LIMIT 500)");
-    int64_t changed = -1;
-    if (st && !db_bind_int64(st, 1, now) && !db_bind_int64(st, 2, horizon) && db_step(st) == DB_DONE)
-      changed = db_changes(st);
-    if (st) db_stmt_done(st);
-    if (changed < 0) {
-      n = -1;
-      break;
+  for (int pass = 0; pass < 2 && n >= 0; pass++) {
+    for (;;) {
+      db_stmt_t *st = db_prepare(db, SQL[pass]);
+      int64_t changed = -1;
+      if (st && !db_bind_int64(st, 1, now) && !db_bind_int64(st, 2, pass ? now : horizon) && db_step(st) == DB_DONE)
+        changed = db_changes(st);
+      if (st) db_stmt_done(st);
+      if (changed < 0) {
+        n = -1;
+        break;
+      }
+      counts[pass] += (long)changed;
+      pthread_mutex_lock(&job_mu);
+      bool stopping = job_stop;
+      pthread_mutex_unlock(&job_mu);
+      if (changed < 500 || stopping) break;
     }
-    n += (long)changed;
-    pthread_mutex_lock(&job_mu);
-    bool stopping = job_stop;
-    pthread_mutex_unlock(&job_mu);
-    if (changed < 500 || stopping) break;
   }
-  if (n > 0) log_info(NULL, "msg=\"dossiers flagged as going to be late\" count=%ld", n);
+  if (counts[0] > 0) log_info(NULL, "msg=\"dossiers flagged as going to be late\" count=%ld", counts[0]);
+  if (counts[1] > 0) log_info(NULL, "msg=\"workflow steps flagged as running late\" count=%ld", counts[1]);
   if (n < 0) log_error(NULL, "msg=\"late job failed\" err=\"%s\"", db_errmsg(db));
+  else n = counts[0] + counts[1];
 done:
   calendar_free(cal);
   db_pool_release(app->db, db);

@@ -17,12 +17,6 @@
 
 #define LOOKUP_MAX_FAILURES 10
 
-static bool can_see(const app_t *app, const principal_t *p, const dossier_t *d) {
-  if (!p) return false;
-  if (p->kind == PRINCIPAL_CITIZEN) return d->applicant_account_id && p->account_id == d->applicant_account_id;
-  return identity_can(app, p, "dossiers.read", d->holder_unit_id) || identity_can(app, p, "dossiers.read", d->unit_id);
-}
-
 void services_dossier_get(http_req_t *req) {
   app_t *app = req->app;
   db_t *db = db_pool_acquire(app->db);
@@ -33,7 +27,7 @@ void services_dossier_get(http_req_t *req) {
   dossier_t d;
   int rc = dossier_load(req->arena, db, http_param(req, "code"), &d);
   if (rc < 0) goto db_fail;
-  if (rc == 0 || !can_see(app, req->principal, &d)) {
+  if (rc == 0 || !dossier_can_see(app, req->principal, &d)) {
     http_reply_error(req, ERR_NOT_FOUND, "No dossier with that code");
     goto done;
   }
@@ -61,6 +55,14 @@ void services_dossier_get(http_req_t *req) {
                                             "paid_at", dossier_time(db_col_int64(st, 5))));
   if (st) db_stmt_done(st);
   json_object_set_new(out, "payments", pays);
+  /* the signed result, when there is one (the bytes: GET .../result) */
+  json_t *res = json_null();
+  st = db_prepare(db, "SELECT sha256, signed_at FROM dossier_results WHERE dossier_id = $1");
+  if (st && !db_bind_int64(st, 1, d.id) && db_step(st) == DB_ROW)
+    res = json_pack("{s:s, s:o, s:s}", "sha256", db_col_text(st, 0), "signed_at", dossier_time(db_col_int64(st, 1)),
+                    "download", arena_printf(req->arena, "/api/v1/dossiers/%s/result", d.code));
+  if (st) db_stmt_done(st);
+  json_object_set_new(out, "result", res);
   audit_entry_t e = audit_entry_from_req(req, "dossier.read", "dossier", d.code);
   e.unit_id = d.holder_unit_id;
   if (db_begin(db) || audit_append(db, &e) || db_commit(db)) {
@@ -159,7 +161,7 @@ void services_dossier_mine(http_req_t *req) {
     dossier_t d;
     dossier_from_row(req->arena, st, &d);
     json_array_append_new(items, dossier_public_json(app, &d));
-    total = db_col_int64(st, 19);
+    total = db_col_int64(st, DOSSIER_NCOLS);
   }
   if (rc < 0) goto fail;
   db_stmt_done(st);
@@ -181,6 +183,7 @@ void services_dossier_inbox(http_req_t *req) {
   if (http_page(req, 20, 200, &limit, &offset) < 0) return;
   const char *unit_code = http_query(req, "unit"), *procedure = http_query(req, "procedure");
   const char *status_s = http_query(req, "status"), *due_before = http_query(req, "due_before");
+  const char *step_s = http_query(req, "step_overdue"), *sort = http_query(req, "sort");
   const unit_t *u = unit_code ? units_by_code(app->units, units_active_era(app->units), unit_code) : NULL;
   if (!u) {
     http_reply_error_detail(req, ERR_VALIDATION, json_pack("{s:s}", "field", "unit"), "unit must be a unit code");
@@ -200,6 +203,18 @@ void services_dossier_inbox(http_req_t *req) {
     }
     due_ms = calendar_ms_of(j, 0);
   }
+  bool step_only = false, by_step = false;
+  if (step_s && strcmp(step_s, "true") && strcmp(step_s, "false") && strcmp(step_s, "1") && strcmp(step_s, "0")) {
+    http_reply_error_detail(req, ERR_VALIDATION, json_pack("{s:s}", "field", "step_overdue"),
+                            "step_overdue must be true or false");
+    return;
+  }
+  step_only = step_s && (!strcmp(step_s, "true") || !strcmp(step_s, "1"));
+  if (sort && strcmp(sort, "due") && strcmp(sort, "step")) {
+    http_reply_error_detail(req, ERR_VALIDATION, json_pack("{s:s}", "field", "sort"), "sort must be due or step");
+    return;
+  }
+  by_step = sort && !strcmp(sort, "step");
   if (!identity_can(app, p, "dossiers.read", u->id)) {
     http_reply_error(req, ERR_FORBIDDEN, "You cannot read this unit's dossiers");
     return;
@@ -212,26 +227,41 @@ void services_dossier_inbox(http_req_t *req) {
   int64_t now = clock_now_ms();
   json_t *items = json_array();
   int64_t total = 0;
-  /* The page's ids come from the covering index (holder, status, due, paused, id); only
-   * those rows are read. The total is a separate count over the same index. */
-  const char *where = "holder_unit_id = $1 AND (CAST($2 AS TEXT) IS NULL OR procedure_code = $2) "
-                      "AND (($3 = 0 AND status IN (1, 2, 4, 5, 6, 9)) OR status = $3) AND ($4 = 0 OR due_at < $4)";
+  /* The page's ids come from the index (holder, status, due, paused, id); only those rows
+   * are read. The total is a separate count over the same index. The step filter
+   * (step_overdue: current step past its deadline, clock running; $5 = now) and the step
+   * order (sort=step: those first, then by step due) are only in the SQL when asked for,
+   * so the default inbox reads no step columns. */
+  char *where = arena_printf(req->arena,
+                             "holder_unit_id = $1 AND (CAST($2 AS TEXT) IS NULL OR procedure_code = $2) "
+                             "AND ((CAST($3 AS BIGINT) = 0 AND status IN (1, 2, 4, 5, 6, 9)) OR status = $3) "
+                             "AND (CAST($4 AS BIGINT) = 0 OR due_at < $4)%s",
+                             step_only ? " AND step_state = state AND paused_at IS NULL "
+                                         "AND status NOT IN (3, 5, 6, 7, 8, 10) AND step_due_at < $5"
+                                       : "");
+  int n = step_only ? 6 : 5;   /* the page query's next parameter: now, then limit, offset */
   db_stmt_t *st = db_prepare(db, arena_printf(req->arena, "SELECT COUNT(*) FROM dossiers WHERE %s", where));
   if (!st || db_bind_int64(st, 1, u->id) || db_bind_text(st, 2, procedure) || db_bind_int64(st, 3, status) ||
-      db_bind_int64(st, 4, due_ms) || db_step(st) != DB_ROW)
+      db_bind_int64(st, 4, due_ms) || (step_only && db_bind_int64(st, 5, now)) || db_step(st) != DB_ROW)
     goto fail;
   total = db_col_int64(st, 0);
   db_stmt_done(st);
+  const char *step_key = "CASE WHEN step_state = state AND paused_at IS NULL AND step_due_at IS NOT NULL "
+                         "AND status NOT IN (3, 5, 6, 7, 8, 10) THEN step_due_at ELSE 9000000000000000000 END";
+  const char *step_cols = by_step ? arena_printf(req->arena, ", %s AS sdue, CASE WHEN %s < $%d THEN 0 ELSE 1 END AS slate",
+                                           step_key, step_key, n)
+                            : "";
   st = db_prepare(db, arena_printf(req->arena,
                                    "WITH page AS (SELECT id, CASE WHEN status NOT IN (3, 7, 8, 9, 10) AND paused_at IS NULL "
-                                   "AND due_at < $5 THEN 0 ELSE 1 END AS late, due_at AS due FROM dossiers WHERE %s "
-                                   "ORDER BY late, due_at, id LIMIT $6 OFFSET $7) "
+                                   "AND due_at < $%d THEN 0 ELSE 1 END AS late, due_at AS due%s FROM dossiers WHERE %s "
+                                   "ORDER BY %s LIMIT $%d OFFSET $%d) "
                                    "SELECT " DOSSIER_COLUMNS ", page.late FROM dossiers JOIN page USING (id) "
-                                   "ORDER BY page.late, page.due, id",
-                                   where));
+                                   "ORDER BY %s",
+                                   n, step_cols, where, by_step ? "slate, sdue, due_at, id" : "late, due_at, id", n + 1,
+                                   n + 2, by_step ? "page.slate, page.sdue, page.due, id" : "page.late, page.due, id"));
   if (!st || db_bind_int64(st, 1, u->id) || db_bind_text(st, 2, procedure) || db_bind_int64(st, 3, status) ||
-      db_bind_int64(st, 4, due_ms) || db_bind_int64(st, 5, now) || db_bind_int64(st, 6, limit) ||
-      db_bind_int64(st, 7, offset))
+      db_bind_int64(st, 4, due_ms) || (step_only && db_bind_int64(st, 5, now)) || db_bind_int64(st, n, now) ||
+      db_bind_int64(st, n + 1, limit) || db_bind_int64(st, n + 2, offset))
     goto fail;
   int rc;
   while ((rc = db_step(st)) == DB_ROW) {
@@ -240,7 +270,7 @@ void services_dossier_inbox(http_req_t *req) {
     json_t *o = dossier_public_json(app, &d);
     json_object_set_new(o, "applicant_name", json_string(d.applicant_name));
     json_object_set_new(o, "channel", json_string(d.channel));
-    json_object_set_new(o, "overdue", json_boolean(db_col_int64(st, 19) == 0));
+    json_object_set_new(o, "overdue", json_boolean(db_col_int64(st, DOSSIER_NCOLS) == 0));
     json_array_append_new(items, o);
   }
   if (rc < 0) goto fail;
@@ -277,7 +307,7 @@ void services_dossier_attachment(http_req_t *req) {
   dossier_t d;
   int rc = dossier_load(req->arena, db, http_param(req, "code"), &d);
   if (rc < 0) goto fail;
-  if (rc == 0 || !can_see(app, req->principal, &d)) {
+  if (rc == 0 || !dossier_can_see(app, req->principal, &d)) {
     http_reply_error(req, ERR_NOT_FOUND, "No dossier with that code");
     goto done;
   }
@@ -314,47 +344,4 @@ fail:
   http_reply_error(req, ERR_INTERNAL, NULL);
 done:
   db_pool_release(app->db, db);
-}
-
-/* GET /api/v1/me/documents: the signed-in citizen's documents from their dossiers (their
- * data warehouse), newest first; each can be reused in a new submission by its sha256. */
-void services_my_documents(http_req_t *req) {
-  app_t *app = req->app;
-  const principal_t *p = req->principal;
-  if (p->kind != PRINCIPAL_CITIZEN || !p->cccd) {
-    http_reply_error(req, ERR_FORBIDDEN, "Only citizens have a document warehouse");
-    return;
-  }
-  db_t *db = db_pool_acquire(app->db);
-  if (!db) {
-    http_reply_error(req, ERR_INTERNAL, NULL);
-    return;
-  }
-  json_t *items = json_array();
-  db_stmt_t *st = db_prepare(db, "SELECT da.name, a.hash, a.size, a.content_type, d.code, d.procedure_code, d.submitted_at "
-                                 "FROM dossiers d JOIN dossier_attachments da ON da.dossier_id = d.id "
-                                 "JOIN attachments a ON a.hash = da.hash WHERE d.applicant_cccd = $1 "
-                                 "ORDER BY d.submitted_at DESC, da.name LIMIT 200");
-  if (!st || db_bind_text(st, 1, p->cccd)) goto fail;
-  int rc;
-  while ((rc = db_step(st)) == DB_ROW)
-    json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:o}", "name", db_col_text(st, 0), "sha256",
-                                           db_col_text(st, 1), "size", (json_int_t)db_col_int64(st, 2), "content_type",
-                                           db_col_text(st, 3), "dossier", db_col_text(st, 4), "procedure",
-                                           db_col_text(st, 5), "submitted_at", dossier_time(db_col_int64(st, 6))));
-  if (rc < 0) goto fail;
-  db_stmt_done(st);
-  st = NULL;
-  audit_entry_t e = audit_entry_from_req(req, "documents.list", "account", NULL);
-  if (db_begin(db) || audit_append(db, &e) || db_commit(db)) goto fail;
-  db_pool_release(app->db, db);
-  http_reply_json(req, 200, json_pack("{s:o}", "items", items));
-  return;
-fail:
-  log_error(req->request_id, "msg=\"documents failed\" err=\"%s\"", db_errmsg(db));
-  if (st) db_stmt_done(st);
-  db_rollback(db);
-  json_decref(items);
-  db_pool_release(app->db, db);
-  http_reply_error(req, ERR_INTERNAL, NULL);
 }

@@ -243,6 +243,10 @@ void services_dossier_result_sign(http_req_t *req) {
   }
   if (dossier_event(db, d.id, p, "sign_result", d.state, d.status, d.state, d.status, d.holder_unit_id, comment, now))
     goto db_fail;
+  /* the applicant's warehouse: reusable in later procedures that need this document type */
+  if (dossier_warehouse_add(db, &d, "result", json_string_value(json_object_get(proc, "result_type")),
+                            arena_printf(req->arena, "ket-qua-%s.pdf", d.code), hex, out.data, out.len, now))
+    goto db_fail;
   audit_entry_t e = audit_entry_from_req(req, "dossier.result.sign", "dossier", d.code);
   e.unit_id = ap.unit_id;
   e.detail = audit_detail(req->arena, json_pack("{s:s, s:s}", "certificate", serial, "sha256", hex));

@@ -34,33 +34,10 @@ static const char *last_comment(arena_t *a, db_t *db, int64_t id, const char *ac
   return out;
 }
 
-void services_dossier_slip(http_req_t *req) {
+int dossier_slip_render(http_req_t *req, db_t *db, const dossier_t *dp, const json_t *proc, const char *kind,
+                        unsigned char **pdf, size_t *len) {
   app_t *app = req->app;
-  const principal_t *p = req->principal;
-  const char *kind = http_param(req, "kind");
-  if (strcmp(kind, "receipt") && strcmp(kind, "supplement") && strcmp(kind, "refusal") && strcmp(kind, "apology") &&
-      strcmp(kind, "fee_receipt")) {
-    http_reply_error(req, ERR_NOT_FOUND, "Slips: receipt, supplement, refusal, apology, fee_receipt");
-    return;
-  }
-  db_t *db = db_pool_acquire(app->db);
-  json_t *proc = NULL;
-  unsigned char *pdf = NULL;
-  if (!db) {
-    http_reply_error(req, ERR_INTERNAL, NULL);
-    return;
-  }
-  dossier_t d;
-  int rc = dossier_load(req->arena, db, http_param(req, "code"), &d);
-  if (rc < 0) goto fail;
-  bool visible = rc == 1 && ((p->kind == PRINCIPAL_CITIZEN && p->account_id == d.applicant_account_id) ||
-                             (p->kind != PRINCIPAL_CITIZEN && (identity_can(app, p, "dossiers.read", d.holder_unit_id) ||
-                                                               identity_can(app, p, "dossiers.read", d.unit_id))));
-  if (!visible) {
-    http_reply_error(req, ERR_NOT_FOUND, "No dossier with that code");
-    goto done;
-  }
-  if (!(proc = dossier_procedure(req, db, d.procedure_code, "code"))) goto done;
+  const dossier_t d = *dp;
   const unit_t *u = units_by_id(app->units, d.unit_id);
   slip_t s = {.issuer = u ? arena_printf(req->arena, "UBND %s", u->name) : "UBND"};
   const char *host = http_header(req, "Host");
@@ -82,7 +59,7 @@ void services_dossier_slip(http_req_t *req) {
     const char *c = last_comment(req->arena, db, d.id, "request_supplement");
     if (!c) {
       http_reply_error(req, ERR_CONFLICT, "No supplement was requested for this dossier");
-      goto done;
+      return 1;
     }
     s.title = "PHIẾU YÊU CẦU BỔ SUNG, HOÀN THIỆN HỒ SƠ";
     s.lines[s.nlines++] = "Hồ sơ cần bổ sung các nội dung sau / Please supply:";
@@ -93,7 +70,7 @@ void services_dossier_slip(http_req_t *req) {
                                    "WHERE dossier_id = $1 AND status = 'paid' ORDER BY id");
     if (!ps || db_bind_int64(ps, 1, d.id)) {
       if (ps) db_stmt_done(ps);
-      goto fail;
+      return -1;
     }
     s.title = "BIÊN LAI THU PHÍ, LỆ PHÍ (ĐIỆN TỬ)";
     size_t before = s.nlines;
@@ -104,12 +81,12 @@ void services_dossier_slip(http_req_t *req) {
     db_stmt_done(ps);
     if (s.nlines == before) {
       http_reply_error(req, ERR_CONFLICT, "No payment of this dossier was confirmed");
-      goto done;
+      return 1;
     }
   } else if (!strcmp(kind, "apology")) {
     if (!d.new_due_at) {
       http_reply_error(req, ERR_CONFLICT, "No new appointment was set (POST .../reschedule first)");
-      goto done;
+      return 1;
     }
     const char *c = last_comment(req->arena, db, d.id, "reschedule");
     s.title = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ";
@@ -120,7 +97,7 @@ void services_dossier_slip(http_req_t *req) {
   } else {
     if (d.status != 3 && d.status != 8) {
       http_reply_error(req, ERR_CONFLICT, "The dossier was not refused");
-      goto done;
+      return 1;
     }
     const char *c = last_comment(req->arena, db, d.id, "refuse reject");
     s.title = d.status == 3 ? "PHIẾU TỪ CHỐI TIẾP NHẬN GIẢI QUYẾT HỒ SƠ" : "THÔNG BÁO DỪNG GIẢI QUYẾT HỒ SƠ";
@@ -130,12 +107,42 @@ void services_dossier_slip(http_req_t *req) {
   s.lines[s.nlines++] = arena_printf(req->arena, "Tra cứu / Lookup: http://%s/api/v1/lookup/dossiers/%s?cccd4=<4 số cuối CCCD>",
                                      host ? host : "localhost", d.code);
   char why[128];
-  size_t len;
-  if (slips_render(&s, &pdf, &len, why, sizeof why) < 0) {
+  if (slips_render(&s, pdf, len, why, sizeof why) < 0) {
     log_error(req->request_id, "msg=\"slip render failed\" why=\"%s\"", why);
+    return -2;
+  }
+  return 0;
+}
+
+void services_dossier_slip(http_req_t *req) {
+  app_t *app = req->app;
+  const principal_t *p = req->principal;
+  const char *kind = http_param(req, "kind");
+  if (strcmp(kind, "receipt") && strcmp(kind, "supplement") && strcmp(kind, "refusal") && strcmp(kind, "apology") &&
+      strcmp(kind, "fee_receipt")) {
+    http_reply_error(req, ERR_NOT_FOUND, "Slips: receipt, supplement, refusal, apology, fee_receipt");
+    return;
+  }
+  db_t *db = db_pool_acquire(app->db);
+  json_t *proc = NULL;
+  unsigned char *pdf = NULL;
+  if (!db) {
     http_reply_error(req, ERR_INTERNAL, NULL);
+    return;
+  }
+  dossier_t d;
+  int rc = dossier_load(req->arena, db, http_param(req, "code"), &d);
+  if (rc < 0) goto fail;
+  if (rc == 0 || !dossier_can_see(app, p, &d)) {
+    http_reply_error(req, ERR_NOT_FOUND, "No dossier with that code");
     goto done;
   }
+  if (!(proc = dossier_procedure(req, db, d.procedure_code, "code"))) goto done;
+  size_t len;
+  rc = dossier_slip_render(req, db, &d, proc, kind, &pdf, &len);
+  if (rc == -1) goto fail;
+  if (rc == -2) http_reply_error(req, ERR_INTERNAL, NULL);
+  if (rc) goto done;
   audit_entry_t e = audit_entry_from_req(req, "dossier.slip", "dossier", d.code);
   e.unit_id = d.holder_unit_id;
   e.detail = audit_detail(req->arena, json_pack("{s:s}", "kind", kind));

@@ -105,23 +105,15 @@ static int64_t next_number(db_t *db, const char *unit_code, const char *day) {
   return n;
 }
 
-/* Resolves reused documents: each must be an attachment of an earlier dossier of the same
- * applicant (same CCCD). Sets origin; returns the index of a bad one, -1 when all are fine,
- * -2 on a database error. */
+/* Resolves reused documents: each must be in the applicant's warehouse (same CCCD): an
+ * upload of an earlier dossier, or a result or e-receipt issued to them. Sets origin;
+ * returns the index of a bad one, -1 when all are fine, -2 on a database error. */
 static int resolve_reuse(arena_t *a, db_t *db, const char *cccd, upload_t *up, size_t n) {
   for (size_t i = 0; i < n; i++) {
     if (up[i].data) continue;
-    db_stmt_t *st = db_prepare(db, "SELECT d.code FROM dossier_attachments da JOIN dossiers d ON d.id = da.dossier_id "
-                                   "WHERE da.hash = $1 AND d.applicant_cccd = $2 ORDER BY d.id LIMIT 1");
-    if (!st || db_bind_text(st, 1, up[i].hash) || db_bind_text(st, 2, cccd)) {
-      if (st) db_stmt_done(st);
-      return -2;
-    }
-    int rc = db_step(st);
-    if (rc == DB_ROW) up[i].origin = arena_printf(a, "reuse:%s", db_col_text(st, 0));
-    db_stmt_done(st);
+    int rc = dossier_warehouse_resolve(a, db, cccd, up[i].hash, &up[i].origin);
     if (rc < 0) return -2;
-    if (rc != DB_ROW) return (int)i;
+    if (rc == 0) return (int)i;
   }
   return -1;
 }
@@ -230,7 +222,9 @@ void services_dossier_submit(http_req_t *req) {
   const char *initial = json_string_value(json_object_get(wf, "initial"));
   int init_status = (int)json_integer_value(json_object_get(dossier_wf_state(wf, initial), "status"));
   int64_t now = clock_now_ms();
-  int64_t due = calendar_due(cal, now, (int)json_integer_value(json_object_get(proc, "days")));
+  int days = (int)json_integer_value(json_object_get(proc, "days"));
+  int64_t due = calendar_due(cal, now, days);
+  int64_t step_due = dossier_step_due(cal, dossier_wf_state(wf, initial), days, now, due);
   int y, m, d;
   calendar_ymd(calendar_jdn_of_ms(now), &y, &m, &d);
   char day[8];
@@ -263,20 +257,23 @@ void services_dossier_submit(http_req_t *req) {
   char *code = arena_printf(req->arena, "%s-%s-%04" PRId64, unit->code, day, n);
   db_stmt_t *st = db_prepare(db, "INSERT INTO dossiers (code, procedure_code, unit_id, holder_unit_id, state, status, "
                                  "channel, applicant_account_id, applicant_cccd, applicant_name, form, submitted_at, "
-                                 "due_at, created_by, updated_at) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, "
-                                 "$11, $12, $13, $11) RETURNING id");
+                                 "due_at, created_by, updated_at, step_state, step_started_at, step_due_at) "
+                                 "VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $11, $14, $15, $16) "
+                                 "RETURNING id");
   if (!st || db_bind_text(st, 1, code) || db_bind_text(st, 2, json_string_value(json_object_get(proc, "code"))) ||
       db_bind_int64(st, 3, unit->id) || db_bind_text(st, 4, initial) || db_bind_int64(st, 5, init_status) ||
       db_bind_text(st, 6, channel) || (applicant_id ? db_bind_int64(st, 7, applicant_id) : db_bind_null(st, 7)) ||
       db_bind_text(st, 8, cccd) || db_bind_text(st, 9, name) || db_bind_text(st, 10, form_copy) ||
       db_bind_int64(st, 11, now) || db_bind_int64(st, 12, due) || db_bind_int64(st, 13, p->account_id) ||
-      db_step(st) != DB_ROW) {
+      db_bind_text(st, 14, step_due ? initial : NULL) ||
+      (step_due ? db_bind_int64(st, 15, now) : db_bind_null(st, 15)) ||
+      (step_due ? db_bind_int64(st, 16, step_due) : db_bind_null(st, 16)) || db_step(st) != DB_ROW) {
     if (st) db_stmt_done(st);
     goto db_fail;
   }
   int64_t id = db_col_int64(st, 0);
   db_stmt_done(st);
-  if (dossier_event(db, id, p, "submit", NULL, 0, initial, init_status, unit->id, NULL, now) ||
+  if (dossier_event_step(db, id, p, "submit", NULL, 0, initial, init_status, unit->id, NULL, now, step_due) ||
       store_uploads(db, id, up, nup, now))
     goto db_fail;
   audit_entry_t e = audit_entry_from_req(req, "dossier.submit", "dossier", code);

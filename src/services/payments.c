@@ -8,7 +8,8 @@
  * with the same transaction_id answers 200 again and changes nothing; a different
  * transaction for a paid request is 409. A confirmed payment takes the workflow action
  * that the role "payment" may take from the dossier's state (e.g. fee_due -> processing),
- * which resumes the deadline clock.
+ * which resumes the deadline clock. The portal reads one request (amount, account,
+ * transfer content, status) and its QR code as SVG to show the payment panel.
  */
 #include "base/common.h"
 #include "services/dossiers_internal.h"
@@ -19,6 +20,7 @@
 #include "base/text.h"
 #include "http/auth.h"
 #include "identity/identity.h"
+#include "oidc/oidc.h"
 #include "units/units.h"
 #include <sodium.h>
 
@@ -163,5 +165,117 @@ fail:
   db_rollback(db);
   http_reply_error(req, ERR_INTERNAL, NULL);
 done:
+  db_pool_release(app->db, db);
+}
+
+/* Loads the dossier {code} for a reader and its payment {reference}: the row's reference,
+ * amount, status, vietqr, created_at, paid_at, transaction_id in *out (a new object).
+ * Answers 404 itself (and returns 0) when either is missing or hidden; -1 on a database
+ * error; 1 found. */
+static int load_payment(http_req_t *req, db_t *db, dossier_t *d, json_t **out) {
+  int rc = dossier_load(req->arena, db, http_param(req, "code"), d);
+  if (rc < 0) return -1;
+  if (rc == 0 || !dossier_can_see(req->app, req->principal, d)) {
+    http_reply_error(req, ERR_NOT_FOUND, "No dossier with that code");
+    return 0;
+  }
+  db_stmt_t *st = db_prepare(db, "SELECT reference, amount, status, vietqr, created_at, paid_at, transaction_id "
+                                 "FROM payments WHERE dossier_id = $1 AND reference = $2");
+  if (!st || db_bind_int64(st, 1, d->id) || db_bind_text(st, 2, http_param(req, "reference"))) {
+    if (st) db_stmt_done(st);
+    return -1;
+  }
+  rc = db_step(st);
+  if (rc == DB_ROW)
+    *out = json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:o, s:s?}", "dossier", d->code, "reference", db_col_text(st, 0),
+                     "amount", (json_int_t)db_col_int64(st, 1), "status", db_col_text(st, 2), "vietqr",
+                     db_col_text(st, 3), "requested_at", dossier_time(db_col_int64(st, 4)), "paid_at",
+                     dossier_time(db_col_int64(st, 5)), "transaction_id", db_col_text(st, 6));
+  db_stmt_done(st);
+  if (rc < 0) return -1;
+  if (rc != DB_ROW) {
+    http_reply_error(req, ERR_NOT_FOUND, "No payment with that reference for this dossier");
+    return 0;
+  }
+  return 1;
+}
+
+/* GET /api/v1/dossiers/{code}/payments/{reference}: what the portal's payment panel
+ * shows and polls: amount, status, the receiving account and transfer content (read
+ * back from the VietQR payload, so they are what the code says), the e-receipt link once
+ * paid. The applicant and the unit's officers; no personal data, so not audited. */
+void services_payment_get(http_req_t *req) {
+  app_t *app = req->app;
+  db_t *db = db_pool_acquire(app->db);
+  json_t *out = NULL;
+  if (!db) {
+    http_reply_error(req, ERR_INTERNAL, NULL);
+    return;
+  }
+  dossier_t d;
+  int rc = load_payment(req, db, &d, &out);
+  if (rc < 0) goto fail;
+  if (rc == 0) goto done;
+  char bin[7], acct[20], purpose[100];
+  uint64_t amount;
+  if (vietqr_parse(json_string_value(json_object_get(out, "vietqr")), bin, acct, &amount, purpose) == 0) {
+    json_object_set_new(out, "bank_bin", json_string(bin));
+    json_object_set_new(out, "account", json_string(acct));
+    json_object_set_new(out, "purpose", json_string(purpose));
+    db_stmt_t *st = db_prepare(db, "SELECT name FROM unit_bank_accounts WHERE unit_id = $1 AND bank_bin = $2 "
+                                   "AND account = $3");
+    if (!st || db_bind_int64(st, 1, d.unit_id) || db_bind_text(st, 2, bin) || db_bind_text(st, 3, acct)) {
+      if (st) db_stmt_done(st);
+      goto fail;
+    }
+    rc = db_step(st);
+    json_object_set_new(out, "account_name", rc == DB_ROW ? json_string(db_col_text(st, 0)) : json_null());
+    db_stmt_done(st);
+    if (rc < 0) goto fail;
+  }
+  bool paid = !strcmp(json_string_value(json_object_get(out, "status")), "paid");
+  json_object_set_new(out, "receipt",
+                      paid ? json_string(arena_printf(req->arena, "/api/v1/dossiers/%s/slips/fee_receipt", d.code))
+                           : json_null());
+  json_object_set_new(out, "qr", json_string(arena_printf(req->arena, "/api/v1/dossiers/%s/payments/%s/qr", d.code,
+                                                          json_string_value(json_object_get(out, "reference")))));
+  http_add_header(req, "Cache-Control", "no-store");
+  http_reply_json(req, 200, out);
+  out = NULL;
+  goto done;
+fail:
+  log_error(req->request_id, "msg=\"payment read failed\" err=\"%s\"", db_errmsg(db));
+  http_reply_error(req, ERR_INTERNAL, NULL);
+done:
+  json_decref(out);
+  db_pool_release(app->db, db);
+}
+
+/* GET /api/v1/dossiers/{code}/payments/{reference}/qr: the VietQR payload as a QR code
+ * (SVG, libqrencode), for the same readers; a banking app scans it from the screen. */
+void services_payment_qr(http_req_t *req) {
+  app_t *app = req->app;
+  db_t *db = db_pool_acquire(app->db);
+  json_t *row = NULL;
+  if (!db) {
+    http_reply_error(req, ERR_INTERNAL, NULL);
+    return;
+  }
+  dossier_t d;
+  int rc = load_payment(req, db, &d, &row);
+  if (rc < 0) {
+    log_error(req->request_id, "msg=\"payment qr failed\" err=\"%s\"", db_errmsg(db));
+    http_reply_error(req, ERR_INTERNAL, NULL);
+  } else if (rc == 1) {
+    char *svg = oidc_qr_svg(req->arena, json_string_value(json_object_get(row, "vietqr")));
+    if (!svg) {
+      http_reply_error(req, ERR_INTERNAL, NULL);
+    } else {
+      http_add_header(req, "Cache-Control", "private, max-age=3600");
+      http_add_header(req, "X-Content-Type-Options", "nosniff");
+      http_reply_raw(req, 200, "image/svg+xml", svg, strlen(svg), false);
+    }
+  }
+  json_decref(row);
   db_pool_release(app->db, db);
 }

@@ -137,8 +137,30 @@ void services_payment_callback(http_req_t *req) {
       goto done;
     }
     req->principal = NULL;   /* the system takes the step */
-    if (dossier_transition(req, db, cal, &d, wf, step, "Đã nhận thanh toán / payment confirmed") != 0) goto fail;
+    if (dossier_transition(req, db, cal, &d, proc, step, "Đã nhận thanh toán / payment confirmed") != 0) goto fail;
     moved = json_string_value(json_object_get(step, "to"));
+  }
+  /* The e-receipt, kept in the applicant's warehouse ("my documents"). A rendering
+   * failure does not undo the payment (the slip endpoint renders it on demand). */
+  unsigned char *pdf = NULL;
+  size_t len = 0;
+  int sr = dossier_slip_render(req, db, &d, proc, "fee_receipt", &pdf, &len);
+  if (sr == -1) goto fail;
+  if (sr == 1) {   /* not reached: this transaction confirmed a payment (409 answered) */
+    db_rollback(db);
+    goto done;
+  }
+  if (sr == 0) {
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    char hex[65];
+    crypto_hash_sha256(digest, pdf, len);
+    text_hex(digest, sizeof digest, hex);
+    int wr = dossier_warehouse_add(db, &d, "receipt", "bien-lai-thu-phi",
+                                   arena_printf(req->arena, "bien-lai-%s.pdf", ref), hex, pdf, len, clock_now_ms());
+    free(pdf);
+    if (wr) goto fail;
+  } else {
+    log_warn(req->request_id, "msg=\"e-receipt not kept\" reference=%s", ref);
   }
   if (db_commit(db)) goto fail;
   http_reply_json(req, 200, json_pack("{s:s, s:s, s:b, s:s?}", "reference", ref, "status", "paid", "repeat", 0,

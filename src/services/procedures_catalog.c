@@ -166,6 +166,17 @@ static int fee_ok(const json_t *fee, const char *path, char *why, size_t whylen)
   return 0;
 }
 
+/* A document type: an optional slug [a-z0-9-] of 1-60 characters ("giay-khai-sinh"). */
+static bool doc_type_ok(const json_t *v) {
+  if (!v) return true;
+  const char *s = json_string_value(v);
+  size_t n = s ? strlen(s) : 0;
+  if (n < 1 || n > 60) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-')) return false;
+  return true;
+}
+
 static int procedure_ok(const json_t *pr, const json_t *workflows, const char *path, char *why, size_t whylen) {
   char p[200];
   if (!json_is_object(pr)) return fail(why, whylen, path, "must be an object");
@@ -204,7 +215,13 @@ static int procedure_ok(const json_t *pr, const json_t *workflows, const char *p
     if (!text_ok(json_object_get(v, "name"), 500)) return fail(why, whylen, p, "name is required");
     if (!json_is_boolean(json_object_get(v, "required")) || !json_is_boolean(json_object_get(v, "state_held")))
       return fail(why, whylen, p, "required and state_held must be true or false");
+    pathf(p, sizeof p, "%s.documents[%zu].type", path, i);
+    if (!doc_type_ok(json_object_get(v, "type")))
+      return fail(why, whylen, p, "must be a document type: 1-60 characters a-z, 0-9, -");
   }
+  pathf(p, sizeof p, "%s.result_type", path);
+  if (!doc_type_ok(json_object_get(pr, "result_type")))
+    return fail(why, whylen, p, "must be a document type: 1-60 characters a-z, 0-9, -");
   const char *wf = json_string_value(json_object_get(pr, "workflow"));
   pathf(p, sizeof p, "%s.workflow", path);
   bool found = false;

@@ -170,6 +170,28 @@ static const db_migration_t SERVICES_MIGRATIONS[] = {
      "  comment TEXT,"
      "  signed_at BIGINT NOT NULL"
      ");"},
+    {"services", 11,
+     "ALTER TABLE dossiers ADD COLUMN step_state TEXT;"
+     "ALTER TABLE dossiers ADD COLUMN step_started_at BIGINT;"
+     "ALTER TABLE dossiers ADD COLUMN step_due_at BIGINT;"
+     "ALTER TABLE dossiers ADD COLUMN step_late_at BIGINT;"
+     "ALTER TABLE dossier_events ADD COLUMN step_due_at BIGINT;"
+     "CREATE INDEX dossiers_status_step ON dossiers (status, step_due_at);"},
+    {"services", 12,
+     "CREATE TABLE citizen_documents ("
+     "  id {{ID}},"
+     "  applicant_cccd TEXT NOT NULL,"
+     "  dossier_id BIGINT NOT NULL REFERENCES dossiers (id),"
+     "  kind TEXT NOT NULL CHECK (kind IN ('result', 'receipt')),"
+     "  doc_type TEXT,"
+     "  name TEXT NOT NULL,"
+     "  hash TEXT NOT NULL,"
+     "  size BIGINT NOT NULL,"
+     "  created_at BIGINT NOT NULL,"
+     "  UNIQUE (dossier_id, hash)"
+     ");"
+     "CREATE INDEX citizen_documents_owner ON citizen_documents (applicant_cccd, created_at);"
+     "CREATE INDEX citizen_documents_hash ON citizen_documents (hash);"},
 };
 
 const db_migration_t *services_migrations(db_kind_t kind, size_t *n) {
@@ -194,7 +216,7 @@ static const http_route_t SERVICES_ROUTES[] = {
     {"POST", "/api/v1/dossiers", services_dossier_submit, HTTP_SIGNED_IN, 16u << 20,
      "Submit a dossier (citizen online; officer at the counter for a citizen)"},
     {"GET", "/api/v1/dossiers", services_dossier_inbox, "dossiers.read", 0,
-     "Officer inbox of a unit (?unit=&status=&procedure=&due_before=), overdue first"},
+     "Officer inbox of a unit (?unit=&status=&procedure=&due_before=&step_overdue=&sort=), overdue first"},
     {"GET", "/api/v1/dossiers/mine", services_dossier_mine, HTTP_SIGNED_IN, 0, "The signed-in citizen's dossiers"},
     {"GET", "/api/v1/dossiers/{code}", services_dossier_get, HTTP_SIGNED_IN, 0,
      "One dossier with form, attachments and timeline (applicant or the unit's officers)"},
@@ -202,6 +224,10 @@ static const http_route_t SERVICES_ROUTES[] = {
      "Take a workflow action (receive, forward, request_supplement, approve, ...)"},
     {"POST", "/api/v1/dossiers/{code}/payments", services_payment_request, HTTP_SIGNED_IN, 4 * 1024,
      "Request the fee of a dossier waiting for payment (status 6): VietQR payload"},
+    {"GET", "/api/v1/dossiers/{code}/payments/{reference}", services_payment_get, HTTP_SIGNED_IN, 0,
+     "One payment request: amount, status, receiving account, transfer content, e-receipt link"},
+    {"GET", "/api/v1/dossiers/{code}/payments/{reference}/qr", services_payment_qr, HTTP_SIGNED_IN, 0,
+     "The payment request's VietQR code as an SVG image"},
     {"PUT", "/api/v1/payment-accounts/{unit}", services_payment_account_put, "payments.configure", 4 * 1024,
      "Set the bank account (BIN, account number, holder) that receives a unit's fees"},
     {"POST", "/api/v1/payments/callback", services_payment_callback, HTTP_PUBLIC, 8 * 1024,
@@ -221,7 +247,9 @@ static const http_route_t SERVICES_ROUTES[] = {
     {"POST", "/api/v1/dossiers/{code}/reschedule", services_dossier_reschedule, HTTP_SIGNED_IN, 4 * 1024,
      "New appointment for a dossier that will be late (for the apology slip)"},
     {"GET", "/api/v1/me/documents", services_my_documents, HTTP_SIGNED_IN, 0,
-     "The citizen's data warehouse: documents of their earlier dossiers, reusable by sha256"},
+     "The citizen's data warehouse: uploads, signed results, e-receipts; ?procedure= adds what it can reuse"},
+    {"GET", "/api/v1/me/documents/{sha256}", services_my_document_get, HTTP_SIGNED_IN, 0,
+     "One document of the citizen's warehouse (bytes)"},
     {"GET", "/api/v1/lookup/dossiers/{code}", services_dossier_lookup, HTTP_PUBLIC, 0,
      "Public status lookup by dossier code and ?cccd4= (no personal data)"},
 };

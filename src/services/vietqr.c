@@ -113,3 +113,41 @@ bool vietqr_check(const char *payload) {
   }
   return false;
 }
+
+/* Finds field `id` in the TLV run p[0..n); its value and length. */
+static bool tlv_find(const char *p, size_t n, const char *id, const char **v, size_t *vlen) {
+  size_t i = 0;
+  while (i + 4 <= n) {
+    size_t len = (size_t)((p[i + 2] - '0') * 10 + (p[i + 3] - '0'));
+    if (p[i + 2] < '0' || p[i + 2] > '9' || p[i + 3] < '0' || p[i + 3] > '9' || i + 4 + len > n) return false;
+    if (p[i] == id[0] && p[i + 1] == id[1]) {
+      *v = p + i + 4;
+      *vlen = len;
+      return true;
+    }
+    i += 4 + len;
+  }
+  return false;
+}
+
+int vietqr_parse(const char *payload, char bin[7], char account[20], uint64_t *amount, char purpose[100]) {
+  if (!vietqr_check(payload)) return -1;
+  size_t n = strlen(payload), ml, al, bl, cl, xl, pl, sl;
+  const char *m, *a, *b, *c, *x, *pv, *sv;
+  if (!tlv_find(payload, n, "38", &m, &ml) || !tlv_find(m, ml, "01", &a, &al) || !tlv_find(a, al, "00", &b, &bl) ||
+      !tlv_find(a, al, "01", &c, &cl) || bl != 6 || cl < 1 || cl > 19)
+    return -1;
+  memcpy(bin, b, 6);
+  bin[6] = 0;
+  memcpy(account, c, cl);
+  account[cl] = 0;
+  *amount = 0;
+  if (tlv_find(payload, n, "54", &sv, &sl))
+    for (size_t i = 0; i < sl && sv[i] >= '0' && sv[i] <= '9'; i++) *amount = *amount * 10 + (uint64_t)(sv[i] - '0');
+  purpose[0] = 0;
+  if (tlv_find(payload, n, "62", &x, &xl) && tlv_find(x, xl, "08", &pv, &pl)) {
+    memcpy(purpose, pv, pl);
+    purpose[pl] = 0;
+  }
+  return 0;
+}

@@ -35,4 +35,9 @@ long vietqr_build(const vietqr_t *q, char *out, size_t outlen, char *why, size_t
 /* Checks a payload's framing (TLV lengths) and its CRC. true when valid. */
 bool vietqr_check(const char *payload);
 
+/* The fields of a valid payload (vietqr_check) back: bank BIN, account, amount (0 when
+ * absent) and purpose ("" when absent) into the caller's buffers (bin >= 7 bytes,
+ * account >= 20, purpose >= 100). -1 when invalid or not a bank-account VietQR. */
+int vietqr_parse(const char *payload, char bin[7], char account[20], uint64_t *amount, char purpose[100]);
+
 #endif

@@ -234,6 +234,15 @@ def test_forward_ward_to_city_and_back(svc):
     assert act(city, code, "request_fee").json()["status"] == 6
     assert_error(act(cit, code, "pay"), 403)            # a citizen cannot declare a fee paid
     pay_and_confirm(svc, city, code)
+    ref = cit.get(f"/api/v1/dossiers/{code}").json()["payments"][0]["reference"]
+    mine = cit.get(f"/api/v1/dossiers/{code}/payments/{ref}").json()    # the applicant follows it too
+    assert mine["status"] == "paid" and cit.get(mine["receipt"]).content[:5] == b"%PDF-"
+    assert cit.get(mine["qr"]).status_code == 200
+    # the e-receipt is kept in the citizen's warehouse
+    kept = [x for x in cit.get("/api/v1/me/documents").json()["items"] if x["kind"] == "receipt"]
+    assert [(x["dossier"], x["doc_type"], x["name"]) for x in kept] == [(code, "bien-lai-thu-phi", f"bien-lai-{ref}.pdf")]
+    pdf = cit.get(kept[0]["download"]).content
+    assert pdf[:5] == b"%PDF-" and "BIÊN LAI THU PHÍ" in pdf_text(pdf) and "250000 đồng" in pdf_text(pdf)
     assert city.get(f"/api/v1/dossiers/{code}").json()["state"] == "department"
     assert act(city, code, "approve").json()["holder"]["code"] == "01"
     back = act(city, code, "issue_result").json()
@@ -257,6 +266,21 @@ def pay_and_confirm(svc, officer, code):
     p = r.json()
     qr = p["vietqr"]
     assert qr.startswith("000201010212") and "5406250000" in qr and "0006970436" in qr and p["reference"] in qr
+    # the portal's payment panel: amount, account and transfer content read back from the
+    # code, the QR code as an image; nobody else sees it
+    path = f"/api/v1/dossiers/{code}/payments/{p['reference']}"
+    view = officer.get(path).json()
+    assert view["status"] == "pending" and view["amount"] == 250000 and view["receipt"] is None
+    assert view["bank_bin"] == "970436" and view["account"] == "0011001234567"
+    assert view["account_name"] == "UBND PHUONG HOAN KIEM" and view["purpose"] == f"{p['reference']} {code}"
+    img = officer.get(view["qr"])
+    assert img.status_code == 200 and img.headers["Content-Type"] == "image/svg+xml"
+    assert img.text.startswith("<svg") and img.text.count("h1v1h-1z") > 200
+    assert_error(officer.get(f"/api/v1/dossiers/{code}/payments/CT0000000000"), 404)
+    outsider = official(svc, "00004", "officer")
+    assert_error(outsider.get(path), 404)
+    assert_error(outsider.get(view["qr"]), 404)
+    assert_error(svc.client().get(path), 401)
     os.environ["CITYOS_PAYMENT_HMAC_KEY"] = KEY
     url2, proc = svc.start_node()
     try:
@@ -282,6 +306,9 @@ def pay_and_confirm(svc, officer, code):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    view = officer.get(path).json()
+    assert view["status"] == "paid" and view["paid_at"] and view["transaction_id"] == "FT2611220001"
+    assert view["receipt"] == f"/api/v1/dossiers/{code}/slips/fee_receipt"
     d = officer.get(f"/api/v1/dossiers/{code}").json()
     assert [e["action"] for e in d["timeline"]].count("pay") == 1
     assert d["payments"][0]["status"] == "paid" and d["payments"][0]["vietqr"] == qr

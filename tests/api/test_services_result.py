@@ -226,3 +226,63 @@ def test_ward_to_city_signed_by_the_department(server, env):
     assert r.status_code == 201, r.text
     assert env["citizen"].get(f"/api/v1/dossiers/{code}/result").status_code == 200
     assert ward.get(f"/api/v1/dossiers/{code}/result").status_code == 200
+
+
+def test_signed_result_in_my_documents_and_reused(server, env):
+    """Dossier A's signed result (a marital status certificate) lands in the citizen's
+    warehouse, is offered when the marriage registration asks for that document type, is
+    accepted for dossier B by its hash, and the officer of B sees where it came from."""
+    cit, leader, officer = env["citizen"], env["leader"], env["officer"]
+    r = cit.post("/api/v1/dossiers", json={"procedure": "1.004873", "unit": "00004", "form": {
+        "purpose": "Đăng ký kết hôn", "marital_status": "Chưa kết hôn", "applicant_name": "Trần Thị Bình",
+        "applicant_cccd": env["cccd"]}})
+    assert r.status_code == 201, r.text
+    a = r.json()["code"]
+    for step, who in (("receive", officer), ("assign", officer), ("approve", leader)):
+        act(who, a, step)
+    assert not [d for d in cit.get("/api/v1/me/documents").json()["items"] if d["dossier"] == a]
+    signed = sign(leader, a, env["serial"], "leader-pass-1", "Xác nhận chưa đăng ký kết hôn với ai")
+    assert signed.status_code == 201, signed.text
+    sha = signed.json()["sha256"]
+    docs = cit.get("/api/v1/me/documents").json()["items"]
+    mine = [d for d in docs if d["sha256"] == sha]
+    assert len(mine) == 1 and mine[0]["kind"] == "result" and mine[0]["dossier"] == a
+    assert mine[0]["doc_type"] == "giay-xac-nhan-tinh-trang-hon-nhan" and mine[0]["size"] == signed.json()["size"]
+    assert cit.get(f"/api/v1/dossiers/{a}").json()["result"]["sha256"] == sha
+    got = cit.get(mine[0]["download"])
+    assert got.status_code == 200 and got.content == cit.get(f"/api/v1/dossiers/{a}/result").content
+    assert hashlib.sha256(got.content).hexdigest() == sha
+    # offered where a procedure needs that document type, not elsewhere
+    offers = cit.get("/api/v1/me/documents", params={"procedure": "1.000894"}).json()["offers"]
+    offer = [o for o in offers if o["type"] == "giay-xac-nhan-tinh-trang-hon-nhan"]
+    assert len(offer) == 1 and offer[0]["document"].startswith("Giấy xác nhận tình trạng hôn nhân")
+    assert [c["sha256"] for c in offer[0]["candidates"]] == [sha]
+    assert cit.get("/api/v1/me/documents", params={"procedure": "1.001193"}).json()["offers"][0]["candidates"] == []
+    assert assert_error(cit.get("/api/v1/me/documents", params={"procedure": "9.999999"}), 422)["field"] == "procedure"
+    # dossier B takes it instead of an upload; its officer sees the origin and the bytes
+    r = cit.post("/api/v1/dossiers", json={"procedure": "1.000894", "unit": "00004", "form": {
+        "partner1_name": "Nguyễn Văn Nam", "partner1_cccd": "001090012345", "partner2_name": "Trần Thị Bình",
+        "partner2_cccd": env["cccd"], "applicant_name": "Trần Thị Bình", "applicant_cccd": env["cccd"]},
+        "attachments": [{"name": "xac-nhan-tinh-trang-hon-nhan.pdf", "reuse": sha}]})
+    assert r.status_code == 201, r.text
+    b = r.json()["code"]
+    seen = officer.get(f"/api/v1/dossiers/{b}").json()["attachments"]
+    assert seen == [{"name": "xac-nhan-tinh-trang-hon-nhan.pdf", "sha256": sha, "size": len(got.content),
+                     "content_type": "application/pdf", "origin": f"result:{a}"}]
+    assert officer.get(f"/api/v1/dossiers/{b}/attachments/{sha}").content == got.content
+    # the result is reused, not listed again as an upload of B
+    assert [d["kind"] for d in cit.get("/api/v1/me/documents").json()["items"] if d["sha256"] == sha] == ["result"]
+    # nobody else can take or read it
+    pw = "Cong-dan-2026!y"
+    other_cccd = make_cccd(female=True)
+    assert server.admin.post("/api/v1/users", json={"kind": "citizen", "cccd": other_cccd, "full_name": "Lạ Mặt",
+                                                    "birth_date": "1990-01-01", "sex": "female",
+                                                    "password": pw}).status_code == 201
+    other = server.login(other_cccd, pw)
+    assert_error(other.get(mine[0]["download"]), 404)
+    e = assert_error(other.post("/api/v1/dossiers", json={"procedure": "1.000894", "unit": "00004", "form": {
+        "partner1_name": "A", "partner1_cccd": "001090012345", "partner2_name": "B", "partner2_cccd": other_cccd,
+        "applicant_name": "B", "applicant_cccd": other_cccd},
+        "attachments": [{"name": "x.pdf", "reuse": sha}]}), 422)
+    assert e["field"] == "attachments[0]"
+    assert_error(officer.get(mine[0]["download"]), 403)

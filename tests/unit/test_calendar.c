@@ -185,6 +185,13 @@ static void test_arithmetic(void) {
   CHECK(calendar_due(c, wed_10, 2) == calendar_ms_of(D("2024-11-22"), 17 * 60));
   CHECK(calendar_due(c, wed_1730, 2) == calendar_ms_of(D("2024-11-25"), 17 * 60));
   CHECK(calendar_due(c, fri_18, 0) == calendar_ms_of(D("2024-11-25"), 17 * 60));
+  /* A share of a deadline in office minutes after the start day's closing. */
+  CHECK(calendar_due_minutes(c, wed_10, 2 * 540) == calendar_due(c, wed_10, 2));
+  CHECK(calendar_due_minutes(c, wed_10, 0) == calendar_ms_of(D("2024-11-20"), 17 * 60));
+  CHECK(calendar_due_minutes(c, wed_10, 270) == calendar_ms_of(D("2024-11-21"), 12 * 60 + 30));
+  CHECK(calendar_due_minutes(c, fri_18, 540 + 60) == calendar_ms_of(D("2024-11-27"), 9 * 60)); /* Mon start */
+  CHECK(calendar_due_minutes(c, calendar_ms_of(D("2024-02-07"), 9 * 60), 60) ==
+        calendar_ms_of(D("2024-02-15"), 9 * 60)); /* across Tết 2024 (default rule: 8-14 Feb) */
   CHECK(calendar_set_office_hours(c, 17 * 60, 8 * 60) < 0);
   calendar_free(c);
 }

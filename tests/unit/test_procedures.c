@@ -135,6 +135,31 @@ static void test_shipped_catalog(void) {
   size_t i;
   json_t *p;
   json_array_foreach(json_object_get(doc, "procedures"), i, p) CHECK(json_string_length(json_object_get(p, "source")) > 10);
+  /* every document type a procedure asks for is the result type of some procedure (so
+   * the warehouse can offer it), and a bad type is refused with its path */
+  json_t *d;
+  size_t k;
+  json_array_foreach(json_object_get(doc, "procedures"), i, p) json_array_foreach(json_object_get(p, "documents"), k, d) {
+    const char *type = json_string_value(json_object_get(d, "type"));
+    if (!type) continue;
+    bool issued = false;
+    size_t j;
+    json_t *q;
+    json_array_foreach(json_object_get(doc, "procedures"), j, q) {
+      const char *rt = json_string_value(json_object_get(q, "result_type"));
+      if (rt && !strcmp(rt, type)) issued = true;
+    }
+    if (!issued) fprintf(stderr, "no procedure issues document type %s\n", type);
+    CHECK(issued);
+  }
+  json_t *p0 = json_array_get(json_object_get(doc, "procedures"), 0);
+  json_object_set_new(p0, "result_type", json_string("Giấy khai sinh"));
+  CHECK(proc_catalog_validate(doc, NULL, why, sizeof why) < 0 && strstr(why, "procedures[0].result_type"));
+  json_object_set_new(p0, "result_type", json_string("giay-khai-sinh"));
+  json_object_set_new(json_array_get(json_object_get(p0, "documents"), 0), "type", json_integer(3));
+  CHECK(proc_catalog_validate(doc, NULL, why, sizeof why) < 0 && strstr(why, "procedures[0].documents[0].type"));
+  json_object_del(json_array_get(json_object_get(p0, "documents"), 0), "type");
+  CHECK(proc_catalog_validate(doc, NULL, why, sizeof why) == 0);
   /* a duplicated code is refused with its path */
   json_array_append(json_object_get(doc, "procedures"), json_array_get(json_object_get(doc, "procedures"), 0));
   CHECK(proc_catalog_validate(doc, NULL, why, sizeof why) < 0 && strstr(why, "duplicate procedure code"));

@@ -22,18 +22,28 @@ int main(void) {
   CHECK(vietqr_build(&v, out, sizeof out, why, sizeof why) > 0);
   CHECK_STR_EQ(out, "00020101021238540010A00000072701240006970436011010234567890208QRIBFTTA5303704540719430005802VN"
                     "62120808TT0000696304A8E5");
+  /* Parsed back: the receiving account, amount and transfer content. */
+  char bin[7], acct[20], purpose[100];
+  uint64_t amount = 1;
+  CHECK(vietqr_parse(out, bin, acct, &amount, purpose) == 0);
+  CHECK_STR_EQ(bin, "970436");
+  CHECK_STR_EQ(acct, "1023456789");
+  CHECK_STR_EQ(purpose, "TT000069");
+  CHECK(amount == 1943000);
   /* Static code: 01 = 11, no amount, no field 54. */
   vietqr_t s = {.bank_bin = "970436", .account = "1023456789"};
   CHECK(vietqr_build(&s, out, sizeof out, why, sizeof why) > 0);
   CHECK(strncmp(out, "000201010211", 12) == 0);
   CHECK(strstr(out, "5303704") != NULL && strstr(out, "54") != strstr(out, "5303704") + 7);
   CHECK(vietqr_check(out));
+  CHECK(vietqr_parse(out, bin, acct, &amount, purpose) == 0 && amount == 0 && purpose[0] == 0);
   /* A changed byte breaks the CRC; framing errors are caught. */
   out[20] = out[20] == '1' ? '2' : '1';
   CHECK(!vietqr_check(out));
   CHECK(!vietqr_check("0002016304ABCD"));
   CHECK(!vietqr_check("00"));
   CHECK(!vietqr_check(NULL));
+  CHECK(vietqr_parse(out, bin, acct, &amount, purpose) < 0);
   /* Refusals name the field. */
   vietqr_t b1 = {.bank_bin = "97043", .account = "1"};
   CHECK(vietqr_build(&b1, out, sizeof out, why, sizeof why) < 0 && strstr(why, "bank_bin"));
