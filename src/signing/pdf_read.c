@@ -114,6 +114,9 @@ static pdf_obj_t *get_from_objstm(pdf_doc_t *d, int num, const pdf_xref_entry_t 
 
 pdf_obj_t *pdf_get(pdf_doc_t *d, int num) {
   if (num <= 0 || (size_t)num >= d->xref_n) return NULL;
+  /* While the xref sections are still being read (an xref stream whose /Length is an
+   * indirect reference), there is no cache yet: nothing can be resolved. */
+  if (!d->cache) return NULL;
   if (d->cache[num] == &PDF_LOADING) return NULL;
   if (d->cache[num]) return d->cache[num];
   const pdf_xref_entry_t *e = &d->xref[num];
