@@ -56,7 +56,7 @@ def start_server(db, tmp):
 def start_node(db, tmp):
     """A second node on the same database (the user exists already)."""
     common = ["--db", db, "--data-dir", os.path.join(ROOT, "data"), "--web-dir", os.path.join(ROOT, "web"),
-              "--argon-ops", "1", "--argon-mem-kib", "8192"]
+              "--argon-ops", "1", "--argon-mem-kib", "8192", "--mfa-officials", "0"]
     log = open(os.path.join(tmp, "node-b.log"), "w")
     srv = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0"] + common, stdout=subprocess.PIPE, stderr=log,
                            text=True)
