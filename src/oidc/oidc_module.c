@@ -114,11 +114,18 @@ static const char OIDC_SQL_3[] =
 static const char OIDC_SQL_4[] =
     "UPDATE oidc_mfa_policy SET value = 'default' WHERE name = 'require_for_officials' AND value = '0';";
 
+/* prompt=login / max_age (the sign-in must be at least this recent, ms) and
+ * prompt=consent on a stored authorization request. */
+static const char OIDC_SQL_5[] =
+    "ALTER TABLE oidc_requests ADD COLUMN min_auth_time BIGINT;"
+    "ALTER TABLE oidc_requests ADD COLUMN ask_consent INTEGER NOT NULL DEFAULT 0;";
+
 static const db_migration_t OIDC_MIGRATIONS[] = {
   {"oidc", 1, OIDC_SQL_1},
   {"oidc", 2, OIDC_SQL_2},
   {"oidc", 3, OIDC_SQL_3},
   {"oidc", 4, OIDC_SQL_4},
+  {"oidc", 5, OIDC_SQL_5},
 };
 
 const db_migration_t *oidc_migrations(db_kind_t kind, size_t *n)
