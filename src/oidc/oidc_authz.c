@@ -43,6 +43,8 @@ static bool b64url_text(const char *s, size_t len)
 
 typedef struct pending {
   const char *client_id, *redirect_uri, *scope, *state, *nonce, *cc;
+  int64_t min_auth;     /* ms; the provider sign-in must be this recent (prompt=login, max_age); 0 any */
+  bool ask_consent;     /* prompt=consent: the consent page even for cityos' own screens */
 } pending_t;
 
 /* Stores a fresh single-use code for the person of pr (OP session pr->session_id) and
@@ -84,6 +86,67 @@ static int is_access_token(db_t *db, int64_t token_id)
   int r = db_step(st);
   db_stmt_done(st);
   return r < 0 ? -1 : r == DB_ROW ? 1 : 0;
+}
+
+/* When the provider session session_id was signed in (tokens.created_at, ms); -1 error. */
+static int64_t session_auth_ms(db_t *db, int64_t session_id)
+{
+  db_stmt_t *st = db_prepare(db, "SELECT created_at FROM tokens WHERE id = $1");
+  if (!st) return -1;
+  db_bind_int64(st, 1, session_id);
+  int r = db_step(st);
+  int64_t at = r == DB_ROW ? db_col_int64(st, 0) : 0;
+  db_stmt_done(st);
+  return r < 0 ? -1 : at;
+}
+
+/* 1 when pr is a provider session signed in at or after min_auth (0 = any time), 0 not,
+ * -1 error. An OIDC access token sent as a cookie or bearer is not a provider session. */
+static int session_fresh(db_t *db, const principal_t *pr, int64_t min_auth)
+{
+  if (!pr || pr->kind == PRINCIPAL_CLIENT || !pr->session_id) return 0;
+  int r = is_access_token(db, pr->session_id);
+  if (r != 0) return r < 0 ? -1 : 0;
+  if (min_auth <= 0) return 1;
+  int64_t at = session_auth_ms(db, pr->session_id);
+  return at < 0 ? -1 : at >= min_auth ? 1 : 0;
+}
+
+typedef struct prompt {
+  bool none, login, consent;
+  int64_t max_age;      /* seconds; -1 absent */
+} prompt_t;
+
+/* Parses prompt (OpenID Connect Core 1.0 §3.1.2.1: space-separated none, login, consent,
+ * select_account; none only alone) and max_age (non-negative seconds). select_account is
+ * served as login: the sign-in form is where another account is chosen. NULL when valid,
+ * else the error_description for invalid_request. */
+static const char *prompt_parse(const char *prompt, const char *max_age, prompt_t *p)
+{
+  *p = (prompt_t){.max_age = -1};
+  int words = 0;
+  for (const char *s = prompt ? prompt : ""; *s;) {
+    while (*s == ' ') s++;
+    const char *e = s;
+    while (*e && *e != ' ') e++;
+    size_t n = (size_t)(e - s);
+    if (n == 0) break;
+    words++;
+    if (n == 4 && memcmp(s, "none", 4) == 0) p->none = true;
+    else if (n == 5 && memcmp(s, "login", 5) == 0) p->login = true;
+    else if (n == 7 && memcmp(s, "consent", 7) == 0) p->consent = true;
+    else if (n == 14 && memcmp(s, "select_account", 14) == 0) p->login = true;
+    else return "prompt values are none, login, consent and select_account";
+    s = e;
+  }
+  if (p->none && words > 1) return "prompt=none cannot be combined with other values";
+  if (max_age) {
+    size_t n = strlen(max_age);
+    if (n == 0 || n > 9 || strspn(max_age, "0123456789") != n) return "max_age must be a whole number of seconds";
+    p->max_age = 0;
+    for (const char *d = max_age; *d; d++) p->max_age = p->max_age * 10 + (*d - '0');
+  }
+  return NULL;
 }
 
 void oidc_h_authorize(http_req_t *req)
@@ -140,13 +203,35 @@ void oidc_h_authorize(http_req_t *req)
     redirect_error(req, redirect_uri, state, "invalid_request", "PKCE (S256) is required for public clients");
     goto done;
   }
-  /* Single sign-on for cityos' own screens: a person already signed in to the provider
-   * (its session cookie, second factor passed - a pending session is anonymous here)
-   * gets the code at once, without the sign-in and consent page. */
+  prompt_t pp;
+  const char *bad = prompt_parse(http_query(req, "prompt"), http_query(req, "max_age"), &pp);
+  if (bad) {
+    redirect_error(req, redirect_uri, state, "invalid_request", bad);
+    goto done;
+  }
+  int64_t now = clock_now_ms(), min_auth = pp.login ? now : 0;
+  if (pp.max_age >= 0 && now - pp.max_age * 1000 > min_auth) min_auth = now - pp.max_age * 1000;
+  /* A provider session: its cookie, second factor passed (a pending session is anonymous
+   * here), signed in recently enough for prompt=login / max_age. */
   const principal_t *pr = req->principal;
-  if (c.first_party && pr && pr->kind != PRINCIPAL_CLIENT && pr->session_id && !http_header(req, "Authorization") &&
-      is_access_token(db, pr->session_id) == 0) {
-    pending_t p = {c.client_id, redirect_uri, scope, state, nonce, cc};
+  int fresh = http_header(req, "Authorization") ? 0 : session_fresh(db, pr, min_auth);
+  if (fresh < 0) goto fail;
+  /* prompt=none: never a page; the answer goes back to the client at once. There is no
+   * stored consent, so a third-party client (whose consent is asked every time) gets
+   * consent_required. */
+  if (pp.none && !fresh) {
+    redirect_error(req, redirect_uri, state, "login_required", "no current sign-in at the provider");
+    goto done;
+  }
+  if (pp.none && !c.first_party) {
+    redirect_error(req, redirect_uri, state, "consent_required", "this application needs the person's consent");
+    goto done;
+  }
+  /* Single sign-on for cityos' own screens: a person already signed in to the provider
+   * gets the code at once, without the sign-in and consent page (unless prompt asks for
+   * a fresh sign-in or the consent page). */
+  if (c.first_party && fresh && !pp.login && !pp.consent) {
+    pending_t p = {c.client_id, redirect_uri, scope, state, nonce, cc, 0, false};
     char *to = NULL;
     audit_entry_t e = audit_entry_from_req(req, "oidc.consent", "oidc_client", c.client_id);
     e.unit_id = pr->unit_id;
@@ -159,9 +244,9 @@ void oidc_h_authorize(http_req_t *req)
     goto done;
   }
   const char *id = oidc_random_token(req->arena);
-  int64_t now = clock_now_ms();
   db_stmt_t *st = db_prepare(db, "INSERT INTO oidc_requests (id, client_id, redirect_uri, scope, state, nonce,"
-                                 " code_challenge, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)");
+                                 " code_challenge, created_at, expires_at, min_auth_time, ask_consent)"
+                                 " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)");
   if (!st) goto fail;
   db_bind_text(st, 1, id);
   db_bind_text(st, 2, c.client_id);
@@ -172,6 +257,9 @@ void oidc_h_authorize(http_req_t *req)
   db_bind_text(st, 7, cc);
   db_bind_int64(st, 8, now);
   db_bind_int64(st, 9, now + OIDC_REQUEST_TTL_S * 1000LL);
+  if (min_auth > 0) db_bind_int64(st, 10, min_auth);
+  else db_bind_null(st, 10);
+  db_bind_int64(st, 11, pp.consent ? 1 : 0);
   int r = db_step(st);
   db_stmt_done(st);
   if (r < 0) goto fail;
@@ -193,8 +281,8 @@ done:
 
 static int load_request(arena_t *a, db_t *db, const char *id, pending_t *p)
 {
-  db_stmt_t *st = db_prepare(db, "SELECT client_id, redirect_uri, scope, state, nonce, code_challenge"
-                                 " FROM oidc_requests WHERE id = $1 AND expires_at > $2");
+  db_stmt_t *st = db_prepare(db, "SELECT client_id, redirect_uri, scope, state, nonce, code_challenge,"
+                                 " min_auth_time, ask_consent FROM oidc_requests WHERE id = $1 AND expires_at > $2");
   if (!st) return -1;
   db_bind_text(st, 1, id ? id : "");
   db_bind_int64(st, 2, clock_now_ms());
@@ -202,6 +290,8 @@ static int load_request(arena_t *a, db_t *db, const char *id, pending_t *p)
   if (r == DB_ROW) {
     const char **f[] = {&p->client_id, &p->redirect_uri, &p->scope, &p->state, &p->nonce, &p->cc};
     for (int i = 0; i < 6; i++) *f[i] = db_col_is_null(st, i) ? NULL : arena_strdup(a, db_col_text(st, i));
+    p->min_auth = db_col_is_null(st, 6) ? 0 : db_col_int64(st, 6);
+    p->ask_consent = db_col_int64(st, 7) != 0;
   }
   db_stmt_done(st);
   return r < 0 ? -1 : r == DB_ROW ? 1 : 0;
@@ -240,9 +330,15 @@ void oidc_h_request_get(http_req_t *req)
     }
     const principal_t *pr = req->principal;
     bool usable = pr && pr->kind != PRINCIPAL_CLIENT;
-    http_reply_json(req, 200, json_pack("{s:s,s:s,s:o,s:b,s:s?,s:b}", "client_id", c.client_id, "client_name", c.name,
-                                        "scopes", scopes, "signed_in", usable, "user",
-                                        usable ? pr->display_name : NULL, "first_party", c.first_party));
+    /* prompt=login / max_age: an older sign-in does not count, the page asks again */
+    if (usable && p.min_auth > 0) {
+      int64_t at = pr->session_id ? session_auth_ms(db, pr->session_id) : 0;
+      usable = at >= p.min_auth;
+    }
+    http_reply_json(req, 200, json_pack("{s:s,s:s,s:o,s:b,s:s?,s:b,s:b,s:b}", "client_id", c.client_id, "client_name",
+                                        c.name, "scopes", scopes, "signed_in", usable, "user",
+                                        usable ? pr->display_name : NULL, "first_party", c.first_party,
+                                        "ask_consent", p.ask_consent, "fresh_sign_in", p.min_auth > 0));
   }
   db_pool_release(app->db, db);
 }
@@ -277,6 +373,16 @@ void oidc_h_request_decide(http_req_t *req)
     db_rollback(db);
     http_reply_error(req, ERR_NOT_FOUND, "This sign-in request is unknown or has expired");
     goto done;
+  }
+  if (json_is_true(ap) && p.min_auth > 0) {
+    int64_t at = session_auth_ms(db, pr->session_id);
+    if (at < 0) goto fail;
+    if (at < p.min_auth) {
+      db_rollback(db);
+      http_reply_error_detail(req, ERR_UNAUTHENTICATED, json_pack("{s:b}", "fresh_sign_in", 1),
+                              "This application asks for a fresh sign-in");
+      goto done;
+    }
   }
   db_stmt_t *st = db_prepare(db, "DELETE FROM oidc_requests WHERE id = $1");
   if (!st) goto fail;

@@ -40,6 +40,11 @@ const char *oidc_key_ad(char buf[OIDC_AD_MAX], const char *kid);
 /* At start: loads (or makes) the master key, checks it against the database, seals
  * the secrets still stored in clear. 0 or -1 (logged: serve must not start). */
 int oidc_seal_start(app_t *app, db_t *db);
+/* `cityos secrets rekey`: checks the current key file against the database, makes a new
+ * key at new_path (0600; the file must not exist), and in one transaction re-seals every
+ * TOTP seed and private signing key with it and stores its check value. Prints a summary
+ * to out, errors to stderr. 0, or -1 (nothing changed, new_path removed). */
+int oidc_seal_rekey(const config_t *cfg, db_t *db, const char *new_path, FILE *out);
 
 typedef struct oidc_client {
   const char *client_id;

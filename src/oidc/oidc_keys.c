@@ -292,6 +292,7 @@ void oidc_h_discovery(http_req_t *req)
       "profile", "cccd", "unit", "roles", "offline_access", "claims_supported", "sub", "iss", "aud", "exp", "iat",
       "auth_time", "nonce", "sid", "name", "preferred_username", "cccd", "unit", "roles");
   json_object_del(d, "registration_endpoint");   /* administrators register clients */
+  json_object_set_new(d, "prompt_values_supported", json_pack("[s,s,s,s]", "none", "login", "consent", "select_account"));
   http_add_header(req, "Cache-Control", "public, max-age=300");
   http_reply_json(req, 200, d);
 }

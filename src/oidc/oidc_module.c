@@ -114,11 +114,18 @@ static const char OIDC_SQL_3[] =
 static const char OIDC_SQL_4[] =
     "UPDATE oidc_mfa_policy SET value = 'default' WHERE name = 'require_for_officials' AND value = '0';";
 
+/* prompt=login / max_age (the sign-in must be at least this recent, ms) and
+ * prompt=consent on a stored authorization request. */
+static const char OIDC_SQL_5[] =
+    "ALTER TABLE oidc_requests ADD COLUMN min_auth_time BIGINT;"
+    "ALTER TABLE oidc_requests ADD COLUMN ask_consent INTEGER NOT NULL DEFAULT 0;";
+
 static const db_migration_t OIDC_MIGRATIONS[] = {
   {"oidc", 1, OIDC_SQL_1},
   {"oidc", 2, OIDC_SQL_2},
   {"oidc", 3, OIDC_SQL_3},
   {"oidc", 4, OIDC_SQL_4},
+  {"oidc", 5, OIDC_SQL_5},
 };
 
 const db_migration_t *oidc_migrations(db_kind_t kind, size_t *n)
@@ -157,6 +164,38 @@ static void oidc_stop(app_t *app)
   seal_key_clear();
 }
 
+static int oidc_cli_secrets(app_t *app, int argc, char **argv)
+{
+  if (cli_wants_help(argc, argv) || !app) {
+    printf("Usage:\n"
+           "  cityos secrets rekey --new-key-file FILE\n"
+           "Re-seals every secret kept at rest (TOTP secrets, OIDC private signing keys) with a new\n"
+           "master key, in one transaction: the current key file (setting master_key_file, default\n"
+           "<db>.key for SQLite) must match the database; FILE must not exist and is written with\n"
+           "mode 0600. Stop every node first; afterwards start them all with the new key\n"
+           "(docs/IDENTITY.md, \"Changing the master key\").\n");
+    return app || cli_wants_help(argc, argv) ? 0 : 2;
+  }
+  const char *path = cli_take_flag(&argc, argv, "--new-key-file");
+  if (argc != 2 || strcmp(argv[1], "rekey") != 0 || !path || !*path) {
+    fprintf(stderr, "usage: cityos secrets rekey --new-key-file FILE\n");
+    return 2;
+  }
+  db_t *db = db_pool_acquire(app->db);
+  if (!db) {
+    fprintf(stderr, "cityos secrets: no database connection\n");
+    return 1;
+  }
+  int rc = oidc_seal_rekey(app->cfg, db, path, stdout) < 0 ? 1 : 0;
+  db_pool_release(app->db, db);
+  return rc;
+}
+
+static const cli_command_t OIDC_COMMANDS[] = {
+  {"secrets", "secrets rekey --new-key-file FILE   re-seal secrets at rest with a new master key", oidc_cli_secrets,
+   true},
+};
+
 static const module_t OIDC_MODULE = {
   .name = "oidc",
   .order = 110,
@@ -164,5 +203,7 @@ static const module_t OIDC_MODULE = {
   .routes = oidc_routes,
   .start = oidc_start,
   .stop = oidc_stop,
+  .commands = OIDC_COMMANDS,
+  .ncommands = ARRAY_LEN(OIDC_COMMANDS),
 };
 MODULE_REGISTER(OIDC_MODULE)

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <sodium.h>
+#include <unistd.h>
 
 /*
  * Secrets at rest for the provider (see base/seal.h and docs/IDENTITY.md): at start the
@@ -193,6 +194,216 @@ fail:
   log_error(NULL, "msg=\"sealing secrets at rest failed\" err=\"%s\"", db_errmsg(db));
   db_rollback(db);
 done:
+  arena_free(a);
+  return rc;
+}
+
+/* One sealed secret being moved to the new key: a TOTP seed (account_id) or a private
+ * signing key (kid); clear is its plaintext (zeroed when done). */
+typedef struct resealed {
+  int64_t account_id;
+  const char *kid;
+  uint8_t *clear;
+  size_t n;
+} resealed_t;
+
+typedef struct reseal_list {
+  resealed_t *v;
+  size_t n, cap;
+} reseal_list_t;
+
+static resealed_t *reseal_push(arena_t *a, reseal_list_t *l)
+{
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 32;
+    resealed_t *nv = arena_alloc(a, cap * sizeof *nv);
+    if (!nv) return NULL;
+    if (l->n) memcpy(nv, l->v, l->n * sizeof *nv);
+    l->v = nv;
+    l->cap = cap;
+  }
+  resealed_t *r = &l->v[l->n++];
+  memset(r, 0, sizeof *r);
+  return r;
+}
+
+/* Opens every TOTP seed (with the key in use) into l. 0, or -1 (message in err). */
+static int rekey_read_totp(arena_t *a, db_t *db, reseal_list_t *l, char *err, size_t errlen)
+{
+  db_stmt_t *st = db_prepare(db, "SELECT account_id, secret FROM oidc_totp ORDER BY account_id");
+  if (!st) return -1;
+  int r;
+  while ((r = db_step(st)) == DB_ROW) {
+    size_t len = 0;
+    const uint8_t *b = db_col_blob(st, 1, &len);
+    resealed_t *x = reseal_push(a, l);
+    if (!x) break;
+    x->account_id = db_col_int64(st, 0);
+    x->clear = arena_alloc(a, len ? len : 1);
+    if (!x->clear) break;
+    char ad[OIDC_AD_MAX];
+    if (!seal_is_sealed_bytes(b, len)) {   /* still in clear (sealed at the next start otherwise) */
+      if (len == 0 || len > 64) continue;
+      memcpy(x->clear, b, len);
+      x->n = len;
+    } else if (seal_open_bytes(b, len, oidc_totp_ad(ad, x->account_id), x->clear, len, &x->n) < 0) {
+      snprintf(err, errlen, "the TOTP secret of account %lld does not open with the current key", (long long)x->account_id);
+      db_stmt_done(st);
+      return -1;
+    }
+  }
+  db_stmt_done(st);
+  if (r == DB_ROW) snprintf(err, errlen, "out of memory");
+  return r == DB_DONE ? 0 : -1;
+}
+
+/* Opens every private signing key (retired ones too) into l. 0, or -1 (message in err). */
+static int rekey_read_keys(arena_t *a, db_t *db, reseal_list_t *l, char *err, size_t errlen)
+{
+  db_stmt_t *st = db_prepare(db, "SELECT kid, private_pem FROM oidc_keys ORDER BY kid");
+  if (!st) return -1;
+  int r;
+  while ((r = db_step(st)) == DB_ROW) {
+    resealed_t *x = reseal_push(a, l);
+    if (!x) break;
+    x->kid = arena_strdup(a, db_col_text(st, 0));
+    const char *pem = db_col_text(st, 1);
+    char ad[OIDC_AD_MAX];
+    char *clear = seal_is_sealed_text(pem) ? seal_open_text(a, pem, oidc_key_ad(ad, x->kid)) : arena_strdup(a, pem);
+    if (!clear) {
+      snprintf(err, errlen, "the signing key %s does not open with the current key", x->kid);
+      db_stmt_done(st);
+      return -1;
+    }
+    x->clear = (uint8_t *)clear;
+    x->n = strlen(clear);
+  }
+  db_stmt_done(st);
+  if (r == DB_ROW) snprintf(err, errlen, "out of memory");
+  return r == DB_DONE ? 0 : -1;
+}
+
+/* Seals l's secrets with the key in use and writes them back. 0 or -1. */
+static int rekey_write(arena_t *a, db_t *db, const reseal_list_t *totp, const reseal_list_t *keys)
+{
+  char ad[OIDC_AD_MAX];
+  for (size_t i = 0; i < totp->n; i++) {
+    const resealed_t *x = &totp->v[i];
+    if (x->n == 0) continue;
+    uint8_t out[64 + SEAL_OVERHEAD];
+    if (x->n > 64 || seal_bytes(x->clear, x->n, oidc_totp_ad(ad, x->account_id), out) < 0) return -1;
+    db_stmt_t *st = db_prepare(db, "UPDATE oidc_totp SET secret = $2 WHERE account_id = $1");
+    if (!st) return -1;
+    db_bind_int64(st, 1, x->account_id);
+    db_bind_blob(st, 2, out, x->n + SEAL_OVERHEAD);
+    int r = db_step(st);
+    db_stmt_done(st);
+    if (r < 0) return -1;
+  }
+  for (size_t i = 0; i < keys->n; i++) {
+    const resealed_t *x = &keys->v[i];
+    char *sealed = seal_text(a, (const char *)x->clear, oidc_key_ad(ad, x->kid));
+    if (!sealed) return -1;
+    db_stmt_t *st = db_prepare(db, "UPDATE oidc_keys SET private_pem = $2 WHERE kid = $1");
+    if (!st) return -1;
+    db_bind_text(st, 1, x->kid);
+    db_bind_text(st, 2, sealed);
+    int r = db_step(st);
+    db_stmt_done(st);
+    if (r < 0) return -1;
+  }
+  return 0;
+}
+
+static void reseal_wipe(reseal_list_t *l)
+{
+  for (size_t i = 0; i < l->n; i++)
+    if (l->v[i].clear) sodium_memzero(l->v[i].clear, l->v[i].n);
+}
+
+int oidc_seal_rekey(const config_t *cfg, db_t *db, const char *new_path, FILE *out)
+{
+  arena_t *a = arena_new(65536);
+  if (!a) return -1;
+  char have[SEAL_CHECK_HEX], old_check[SEAL_CHECK_HEX], new_check[SEAL_CHECK_HEX], err[512] = "";
+  uint8_t key[SEAL_KEY_BYTES];
+  reseal_list_t totp = {0}, keys = {0};
+  bool created = false, in_tx = false;
+  int rc = -1;
+  const char *old_path = key_path(a, cfg);
+  int known = stored_check(db, have);
+  if (known < 0) goto db_fail;
+  if (known == 0) {
+    fprintf(stderr, "cityos secrets rekey: this database has no master key yet (the server makes one at its first"
+                    " start); nothing to re-seal\n");
+    goto done;
+  }
+  int r = seal_key_file(old_path, false, key, err, sizeof err);
+  if (r <= 0) {
+    fprintf(stderr, "cityos secrets rekey: the current key file %s: %s\n", old_path, r == 0 ? "missing" : err);
+    goto done;
+  }
+  seal_key_set(key);
+  seal_key_check(old_check);
+  if (strcmp(have, old_check) != 0) {
+    fprintf(stderr, "cityos secrets rekey: the key file %s is not the key this database's secrets are sealed with"
+                    " (check value %s, the file's %s)\n", old_path, have, old_check);
+    goto done;
+  }
+  r = seal_key_file(new_path, true, key, err, sizeof err);
+  if (r < 0) {
+    fprintf(stderr, "cityos secrets rekey: %s\n", err);
+    goto done;
+  }
+  if (r != 2) {
+    fprintf(stderr, "cityos secrets rekey: %s already exists; name a new file (a key file is never overwritten)\n",
+            new_path);
+    goto done;
+  }
+  created = true;
+  if (db_begin(db) < 0) goto db_fail;
+  in_tx = true;
+  /* every secret opened with the current key first: one that does not open stops the
+   * whole re-key before anything is written */
+  err[0] = '\0';
+  if (rekey_read_totp(a, db, &totp, err, sizeof err) < 0 || rekey_read_keys(a, db, &keys, err, sizeof err) < 0) {
+    if (!err[0]) goto db_fail;
+    fprintf(stderr, "cityos secrets rekey: %s; nothing was changed\n", err);
+    goto done;
+  }
+  seal_key_set(key);
+  seal_key_check(new_check);
+  if (rekey_write(a, db, &totp, &keys) < 0) goto db_fail;
+  db_stmt_t *st = db_prepare(db, "UPDATE server_keys SET check_value = $1, created_at = $2 WHERE name = 'master'");
+  if (!st) goto db_fail;
+  db_bind_text(st, 1, new_check);
+  db_bind_int64(st, 2, clock_now_ms());
+  r = db_step(st);
+  db_stmt_done(st);
+  if (r < 0) goto db_fail;
+  audit_entry_t e = audit_entry_from_req(NULL, "secrets.rekeyed", "server_keys", "master");
+  e.detail = audit_detail(a, json_pack("{s:I,s:I,s:s,s:s}", "totp_secrets", (json_int_t)totp.n, "signing_keys",
+                                       (json_int_t)keys.n, "old_check", old_check, "new_check", new_check));
+  if (audit_append(db, &e) < 0 || db_commit(db) < 0) goto db_fail;
+  in_tx = false;
+  created = false;   /* the new key is the database's now: keep its file */
+  fprintf(out,
+          "re-sealed %zu TOTP secret(s) and %zu signing key(s) with the new master key (check value %s, was %s)\n"
+          "new key file: %s (mode 0600)\n"
+          "every node must now start with this key (setting master_key_file, or put the file in place of %s);\n"
+          "keep the old key only beside backups of the database taken before now\n",
+          totp.n, keys.n, new_check, old_check, new_path, old_path);
+  rc = 0;
+  goto done;
+db_fail:
+  fprintf(stderr, "cityos secrets rekey: database error: %s; nothing was changed\n", db_errmsg(db));
+done:
+  if (in_tx) db_rollback(db);
+  if (created) unlink(new_path);
+  reseal_wipe(&totp);
+  reseal_wipe(&keys);
+  sodium_memzero(key, sizeof key);
+  seal_key_clear();
   arena_free(a);
   return rc;
 }

@@ -21,9 +21,9 @@ def test_version_and_help():
     assert r.returncode == 0 and r.stdout.startswith("cityos ")
     r = run("--help")
     assert r.returncode == 0
-    for cmd in ["serve", "migrate", "import units", "user add", "audit verify", "--listen", "--db"]:
+    for cmd in ["serve", "migrate", "import units", "user add", "audit verify", "secrets rekey", "--listen", "--db"]:
         assert cmd in r.stdout, cmd
-    for sub in [["serve"], ["migrate"], ["import"], ["user"], ["audit"]]:
+    for sub in [["serve"], ["migrate"], ["import"], ["user"], ["audit"], ["secrets"]]:
         r = run(*sub, "--help")
         assert r.returncode == 0, (sub, r.stderr)
         assert "Usage" in r.stdout or "usage" in r.stdout, sub

@@ -171,6 +171,28 @@ test('the sign-in and consent page in Chromium: sign in, consent, back to the cl
     assert.equal(back.searchParams.get('state'), state);
     const tokens = await oidc.authorizationCodeGrant(config, back, { pkceCodeVerifier: verifier, expectedState: state });
     assert.equal(tokens.claims().preferred_username, cccd);
+    // prompt=login with max_age: the live provider session is not enough, the page asks
+    // for the password again and the ID token's auth_time is the new sign-in
+    await page.waitForTimeout(1100);   // auth_time is in seconds
+    landed = null;
+    const v2 = oidc.randomPKCECodeVerifier();
+    const s2 = oidc.randomState();
+    await page.goto(oidc.buildAuthorizationUrl(config, {
+      redirect_uri: CB, scope: 'openid profile cccd', state: s2, prompt: 'login', max_age: '600',
+      code_challenge: await oidc.calculatePKCECodeChallenge(v2), code_challenge_method: 'S256',
+    }).href);
+    await page.getByTestId('oidc-login').waitFor();
+    assert.match(await page.getByTestId('oidc-status').textContent(), /yêu cầu đăng nhập lại/);
+    await page.fill('input[name=username]', cccd);
+    await page.fill('input[name=password]', person.password);
+    await page.click('#oidc-login button[type=submit]');
+    await page.getByTestId('oidc-consent').waitFor();
+    await page.getByTestId('oidc-approve').click();
+    for (let i = 0; i < 50 && !landed; i++) await page.waitForTimeout(100);
+    assert.ok(landed, 'the browser went back to the client after the fresh sign-in');
+    const again = await oidc.authorizationCodeGrant(config, new URL(landed),
+      { pkceCodeVerifier: v2, expectedState: s2, maxAge: 600 });
+    assert.ok(again.claims().auth_time > tokens.claims().auth_time, 'auth_time is the new sign-in');
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

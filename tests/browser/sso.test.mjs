@@ -133,6 +133,33 @@ test('one sign-in serves the portal, the console and the operations center; one 
   assert.equal(await portal.locator('[data-testid=session]').isVisible(), true);
   held.portalRenewed = renewed;
 
+  // An access token about to expire is refreshed ahead of time, without waiting for a 401:
+  // the screen (reloaded) holds a token that "expires" 2 min 5 s from now, and the refresh
+  // comes 2 minutes before that.
+  const statuses = [];
+  const onResponse = (res) => { if (new URL(res.url()).pathname.startsWith('/api/')) statuses.push(res.status()); };
+  portal.on('response', onResponse);
+  await portal.evaluate(() => {
+    const k = 'cityos.sso.cityos-portal';
+    const t = JSON.parse(sessionStorage.getItem(k));
+    sessionStorage.setItem(k, JSON.stringify({ ...t, expires_at: Date.now() + 125000 }));
+  });
+  await portal.reload();
+  await portal.locator('[data-testid=session]').waitFor();
+  const soon = await tokensOf(portal, 'cityos-portal');
+  assert.equal(soon.access_token, renewed.access_token, 'not refreshed before it is due');
+  await portal.waitForFunction((old) => {
+    const t = JSON.parse(sessionStorage.getItem('cityos.sso.cityos-portal') || 'null');
+    return t && t.access_token !== old;
+  }, renewed.access_token, { timeout: 15000 });
+  const ahead = await tokensOf(portal, 'cityos-portal');
+  assert.notEqual(ahead.refresh_token, renewed.refresh_token);
+  assert.ok(ahead.expires_at > Date.now() + 50 * 60 * 1000, 'a full lifetime again');
+  assert.equal((await call('GET', '/api/v1/me', ahead.access_token)).status, 200);
+  assert.ok(!statuses.includes(401), `no 401 on the way: ${statuses}`);
+  portal.off('response', onResponse);
+  held.portalRenewed = ahead;
+
   // 4. Sign out in the console: back at the console, signed out.
   await consoleP.bringToFront();
   await consoleP.click('[data-testid=sso-signout]');

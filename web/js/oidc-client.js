@@ -7,8 +7,13 @@
 // HttpOnly cookie, set by its sign-in page) is what makes one sign-in serve every screen.
 // The ID token comes straight from the token endpoint of this origin, so its claims are
 // checked (iss, aud, nonce, exp) and its signature is left to TLS (OIDC Core 3.1.3.7).
+// keepFresh() refreshes the access token REFRESH_AHEAD_MS before it expires (a 401 still
+// triggers one refresh in api.js, for a token revoked or a timer that ran late).
 
 const ISSUER_PATH = '/api/v1/oidc';
+// ahead of expiry: more than the minute a hidden tab's timers may be delayed by
+export const REFRESH_AHEAD_MS = 2 * 60 * 1000;
+const RETRY_MS = 30 * 1000;   // after a network failure
 
 function b64url(bytes) {
   let s = '';
@@ -51,6 +56,8 @@ export class SsoClient {
     this.issuer = `${location.origin}${ISSUER_PATH}`;
     this.key = `cityos.sso.${clientId}`;
     this.refreshing = null;
+    this.timer = null;
+    this.onEnded = null;
   }
 
   get tokens() {
@@ -149,7 +156,43 @@ export class SsoClient {
       sid: c.sid,
       sub: c.sub,
     };
+    this.schedule();
     return body;
+  }
+
+  /** Keeps the access token fresh from now on: a refresh REFRESH_AHEAD_MS before it
+   *  expires, again after every refresh. onEnded() runs when the sign-in has ended (the
+   *  refresh token was refused). */
+  keepFresh(onEnded) {
+    this.onEnded = onEnded;
+    this.schedule();
+  }
+
+  schedule(delay) {
+    clearTimeout(this.timer);
+    this.timer = null;
+    const t = this.tokens;
+    if (!this.onEnded || !t || !t.refresh_token || !t.expires_at) return;
+    const wait = delay ?? Math.max(0, t.expires_at - REFRESH_AHEAD_MS - Date.now());
+    this.timer = setTimeout(() => this.refreshAhead(), Math.min(wait, 2 ** 31 - 1));
+  }
+
+  async refreshAhead() {
+    let ok;
+    try {
+      ok = await this.refresh();   // success reschedules (tokenRequest)
+    } catch {
+      this.schedule(RETRY_MS);
+      return;
+    }
+    if (!ok && this.onEnded) this.onEnded();
+  }
+
+  /** Refreshes now when the access token expires within REFRESH_AHEAD_MS (a timer may
+   *  have run late: a sleeping computer, a hidden tab). */
+  async refreshIfDue() {
+    const t = this.tokens;
+    if (t && t.expires_at && t.expires_at - Date.now() < REFRESH_AHEAD_MS) await this.refreshAhead();
   }
 
   /** New tokens from the refresh token (one at a time). true, or false when the sign-in
@@ -173,6 +216,8 @@ export class SsoClient {
   signOut() {
     const t = this.tokens;
     this.tokens = null;
+    this.onEnded = null;
+    this.schedule();
     const state = randomText(12);
     sessionStorage.setItem(`${this.key}.signedout`, state);
     if (!t || !t.id_token) {

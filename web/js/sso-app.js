@@ -194,6 +194,8 @@ async function check() {
   if (checking || !state.principal) return;
   checking = true;
   try {
+    await client.refreshIfDue();
+    if (!client.tokens) return;   /* the refresh found the sign-in ended */
     await api('/api/v1/me', { quiet401: true });
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) ended();
@@ -239,6 +241,7 @@ async function boot() {
     }
     return;
   }
+  client.keepFresh(ended);
   window.addEventListener('hashchange', route);
   setInterval(check, CHECK_MS);
   window.addEventListener('focus', check);

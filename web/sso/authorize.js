@@ -40,11 +40,13 @@ async function load() {
       show('oidc-totp');
       return;
     }
-    status(`Đăng nhập để tiếp tục tới ${req.client_name}. (Sign in to continue.)`);
+    status(req.fresh_sign_in
+      ? `${req.client_name} yêu cầu đăng nhập lại. (${req.client_name} asks you to sign in again.)`
+      : `Đăng nhập để tiếp tục tới ${req.client_name}. (Sign in to continue.)`);
     show('oidc-login');
     return;
   }
-  if (req.first_party) {
+  if (req.first_party && !req.ask_consent) {
     // cityos' own screens: signing in is the consent (single sign-on across them)
     status(`Đang chuyển tới ${req.client_name}… (Continuing.)`);
     await decide(true);
@@ -77,6 +79,7 @@ async function decide(approve) {
   const r = await call('POST', `/api/v1/oidc/requests/${encodeURIComponent(request)}/decision`, { approve });
   if (r.status === 200) { location.assign(r.data.redirect_to); return; }
   if (r.status === 401 && r.data && r.data.error && r.data.error.second_factor) { show('oidc-totp'); return; }
+  if (r.status === 401 && r.data && r.data.error && r.data.error.fresh_sign_in) { show('oidc-login'); }
   status((r.data && r.data.error && r.data.error.message) || 'Lỗi (Error)');
 }
 
