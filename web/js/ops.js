@@ -219,9 +219,14 @@ function mountOps(root, ctx = {}) {
   }
 
   async function refreshDevices() {
-    let body;
+    const body = { items: [] };
     try {
-      body = await api('/api/v1/devices?limit=10000');
+      // Pages of 10,000 (the API's largest page) until a short one: a city has more.
+      for (let offset = 0; ; offset += 10000) {
+        const page = await api(`/api/v1/devices?limit=10000&offset=${offset}`);
+        body.items.push(...page.items);
+        if (page.items.length < 10000) break;
+      }
     } catch (e) {
       showError(e);
       return;
