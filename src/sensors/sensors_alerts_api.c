@@ -6,6 +6,7 @@
 #include "base/text.h"
 #include "http/auth.h"
 #include "identity/identity.h"
+#include "signup/signup.h"
 
 /*
  * Rules (list, create, replace, delete) and alerts (list by state within the caller's units, one with its
@@ -19,23 +20,31 @@ static void reply_db(http_req_t *req, db_t *db)
   http_reply_error(req, ERR_INTERNAL, NULL);
 }
 
+/* The stored notify text as JSON (an empty list when none). */
+static json_t *notify_json(const char *text)
+{
+  json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+  return json_is_array(v) ? v : (json_decref(v), json_array());
+}
+
 void sensors_h_rules_list(http_req_t *req)
 {
   db_t *db = sensors_req_db(req);
   if (!db) return;
   db_stmt_t *st = db_prepare(db, "SELECT id, name, kind, device_type, device_id, attr, op, threshold, duration_ms,"
-                                 " severity, enabled FROM sensor_rules ORDER BY id");
+                                 " severity, enabled, notify FROM sensor_rules ORDER BY id");
   json_t *items = json_array();
   int rc = -1;
   if (st) {
     while ((rc = db_step(st)) == DB_ROW)
-      json_array_append_new(items, json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:f, s:I, s:s, s:b}", "id",
+      json_array_append_new(items, json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:f, s:I, s:s, s:b, s:o}", "id",
                                              (json_int_t)db_col_int64(st, 0), "name", db_col_text(st, 1), "kind",
                                              db_col_text(st, 2), "device_type", db_col_text(st, 3), "device_id",
                                              db_col_text(st, 4), "attr", db_col_text(st, 5), "op", db_col_text(st, 6),
                                              "threshold", db_col_double(st, 7), "duration_s",
                                              (json_int_t)(db_col_int64(st, 8) / 1000), "severity",
-                                             db_col_text(st, 9), "enabled", (int)db_col_int64(st, 10)));
+                                             db_col_text(st, 9), "enabled", (int)db_col_int64(st, 10), "notify",
+                                             notify_json(db_col_text(st, 11))));
     db_stmt_done(st);
   }
   if (rc < 0) {
@@ -50,6 +59,7 @@ void sensors_h_rules_list(http_req_t *req)
 /* A rule as sent to create or replace it. */
 typedef struct rule_in {
   const char *name, *kind, *dtype, *dev, *attr, *op, *sev;
+  const char *notify;     /* JSON text of [{channel, destination}], or NULL */
   double threshold;
   int64_t duration_ms;
   bool enabled;
@@ -122,6 +132,34 @@ static int rule_parse(http_req_t *req, json_t *b, rule_in_t *r)
     sensors_reply_field(req, "enabled", "enabled is true or false");
     return -1;
   }
+  json_t *nt = json_object_get(b, "notify");
+  r->notify = NULL;
+  if (nt && !json_is_null(nt)) {
+    if (!json_is_array(nt) || json_array_size(nt) > 10) {
+      sensors_reply_field(req, "notify", "notify is a list of at most 10 {channel, destination}");
+      return -1;
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(nt, i, x)
+    {
+      const char *ch = json_string_value(json_object_get(x, "channel"));
+      const char *dst = json_string_value(json_object_get(x, "destination"));
+      if (!json_is_object(x) || json_object_size(x) != 2 || !signup_destination_valid(ch, dst)) {
+        sensors_reply_field(req, "notify",
+                            arena_printf(req->arena,
+                                         "notify[%zu] must be {channel: sms, destination: a Vietnamese phone"
+                                         " number} or {channel: email, destination: an e-mail address}", i));
+        return -1;
+      }
+    }
+    if (json_array_size(nt)) {
+      char *s = json_dumps(nt, JSON_COMPACT | JSON_SORT_KEYS);
+      if (!s) abort();
+      r->notify = arena_strdup(req->arena, s);
+      free(s);
+    }
+  }
   if (offline) r->attr = NULL;
   r->threshold = json_is_number(th) ? json_number_value(th) : 0;
   r->duration_ms = dur ? (int64_t)json_integer_value(dur) * 1000 : 0;
@@ -131,10 +169,10 @@ static int rule_parse(http_req_t *req, json_t *b, rule_in_t *r)
 
 static json_t *rule_json(int64_t id, const rule_in_t *r)
 {
-  return json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:f, s:I, s:s, s:b}", "id", (json_int_t)id, "name",
+  return json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:f, s:I, s:s, s:b, s:o}", "id", (json_int_t)id, "name",
                    r->name, "kind", r->kind, "device_type", r->dtype, "device_id", r->dev, "attr", r->attr, "op",
                    r->op, "threshold", r->threshold, "duration_s", (json_int_t)(r->duration_ms / 1000), "severity",
-                   r->sev, "enabled", r->enabled);
+                   r->sev, "enabled", r->enabled, "notify", notify_json(r->notify));
 }
 
 /* Rules are city-wide: sensors.write everywhere. false after answering 403. */
@@ -157,7 +195,8 @@ void sensors_h_rule_create(http_req_t *req)
   if (!db) return;
   if (db_begin(db)) goto fail;
   db_stmt_t *st = db_prepare(db, "INSERT INTO sensor_rules(name, kind, device_type, device_id, attr, op, threshold,"
-                                 " duration_ms, severity, enabled) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING id");
+                                 " duration_ms, severity, enabled, notify) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
+                                 " RETURNING id");
   if (!st) goto fail;
   db_bind_text(st, 1, r.name);
   db_bind_text(st, 2, r.kind);
@@ -169,6 +208,7 @@ void sensors_h_rule_create(http_req_t *req)
   db_bind_int64(st, 8, r.duration_ms);
   db_bind_text(st, 9, r.sev);
   db_bind_int64(st, 10, r.enabled);
+  db_bind_text(st, 11, r.notify);
   int rc = db_step(st);
   int64_t id = rc == DB_ROW ? db_col_int64(st, 0) : 0;
   db_stmt_done(st);
@@ -233,8 +273,8 @@ void sensors_h_rule_update(http_req_t *req)
     goto done;
   }
   db_stmt_t *st = db_prepare(db, "UPDATE sensor_rules SET name = $2, kind = $3, device_type = $4, device_id = $5,"
-                                 " attr = $6, op = $7, threshold = $8, duration_ms = $9, severity = $10, enabled = $11"
-                                 " WHERE id = $1");
+                                 " attr = $6, op = $7, threshold = $8, duration_ms = $9, severity = $10, enabled = $11,"
+                                 " notify = $12 WHERE id = $1");
   if (!st) goto fail;
   db_bind_int64(st, 1, id);
   db_bind_text(st, 2, r.name);
@@ -247,6 +287,7 @@ void sensors_h_rule_update(http_req_t *req)
   db_bind_int64(st, 9, r.duration_ms);
   db_bind_text(st, 10, r.sev);
   db_bind_int64(st, 11, r.enabled);
+  db_bind_text(st, 12, r.notify);
   int rc = db_step(st);
   db_stmt_done(st);
   if (rc < 0 || rule_condition(db, id, after, sizeof after) < 0) goto fail;

@@ -185,6 +185,9 @@ static const char SCHEMA_6[] =
 /* The device key's hash in mosquitto's password-file format (sensors_broker.c). */
 static const char SCHEMA_7[] = "ALTER TABLE sensor_devices ADD COLUMN broker_hash TEXT;";
 
+/* Who a rule notifies (JSON array of {channel, destination}) through notification_outbox. */
+static const char SCHEMA_8[] = "ALTER TABLE sensor_rules ADD COLUMN notify TEXT;";
+
 static const db_migration_t MIGRATIONS[] = {
   {"sensors", 1, SCHEMA_1},
   {"sensors", 2, SCHEMA_2},
@@ -193,6 +196,7 @@ static const db_migration_t MIGRATIONS[] = {
   {"sensors", 5, SCHEMA_5},
   {"sensors", 6, SCHEMA_6},
   {"sensors", 7, SCHEMA_7},
+  {"sensors", 8, SCHEMA_8},
 };
 
 const db_migration_t *sensors_migrations(db_kind_t kind, size_t *n)

@@ -2,7 +2,9 @@
 #include "sensors/sensors.h"
 #include "sensors/sensors_rules.h"
 #include "base/log.h"
+#include "signup/signup.h"
 
+#include <jansson.h>
 #include <math.h>
 
 /*
@@ -56,6 +58,56 @@ int sensors_rules_load(db_t *db, sensors_rules_t *out)
   return rc < 0 ? -1 : 0;
 }
 
+static const char *event_vi(const char *event)
+{
+  if (strcmp(event, "raised") == 0) return "Cảnh báo mới";
+  if (strcmp(event, "cleared") == 0) return "Đã hết cảnh báo";
+  if (strcmp(event, "rule_changed") == 0) return "Đã đóng cảnh báo (quy tắc đã thay đổi)";
+  if (strcmp(event, "rule_deleted") == 0) return "Đã đóng cảnh báo (quy tắc đã bị xóa)";
+  return event;
+}
+
+/* One message per recipient of the alert's rule into notification_outbox (the SMS / mail
+ * gateway drains it), in the event's transaction. Acknowledgements notify nobody. */
+static int notify_recipients(db_t *db, int64_t alert_id, int64_t at, const char *event)
+{
+  if (strcmp(event, "acknowledged") == 0) return 0;
+  db_stmt_t *st = db_prepare(db, "SELECT r.notify, r.name, a.device_id, COALESCE(d.name, a.device_id),"
+                                 " COALESCE(a.message, ''), a.severity FROM sensor_alerts a"
+                                 " JOIN sensor_rules r ON r.id = a.rule_id"
+                                 " LEFT JOIN sensor_devices d ON d.id = a.device_id WHERE a.id = $1");
+  if (!st) return -1;
+  db_bind_int64(st, 1, alert_id);
+  int rc = db_step(st);
+  if (rc != DB_ROW || db_col_is_null(st, 0)) {
+    db_stmt_done(st);
+    return rc < 0 ? -1 : 0;
+  }
+  json_t *to = json_loads(db_col_text(st, 0), 0, NULL);
+  char when[40], subject[200], body[1024];
+  clock_format_iso(at, when, sizeof when);
+  snprintf(subject, sizeof subject, "cityos — %s: %s", event_vi(event), db_col_text(st, 1));
+  /* when: "2026-11-22T07:05:..." -> "07:05 ngày 22/11/2026" */
+  snprintf(body, sizeof body, "%s (%s): %s — thiết bị %s (%s). %s Lúc %.5s ngày %.2s/%.2s/%.4s (giờ Hà Nội).",
+           event_vi(event), db_col_text(st, 5), db_col_text(st, 1), db_col_text(st, 3), db_col_text(st, 2),
+           db_col_text(st, 4), when + 11, when + 8, when + 5, when);
+  db_stmt_done(st);
+  size_t i;
+  json_t *x;
+  int ret = 0;
+  json_array_foreach(to, i, x)
+  {
+    const char *ch = json_string_value(json_object_get(x, "channel"));
+    const char *dst = json_string_value(json_object_get(x, "destination"));
+    if (ch && dst && outbox_enqueue(db, ch, dst, subject, body, at) < 0) {
+      ret = -1;
+      break;
+    }
+  }
+  json_decref(to);
+  return ret;
+}
+
 static int add_event(db_t *db, int64_t alert_id, int64_t at, const char *event, int64_t actor, double value,
                      const char *body)
 {
@@ -88,7 +140,8 @@ static int add_event(db_t *db, int64_t alert_id, int64_t at, const char *event, 
   db_bind_text(st, 4, body ? body : "");
   rc = db_step(st);
   db_stmt_done(st);
-  return rc < 0 ? -1 : 0;
+  if (rc < 0) return -1;
+  return notify_recipients(db, alert_id, at, event);
 }
 
 int sensors_alert_event(db_t *db, int64_t alert_id, int64_t at, const char *event, int64_t actor)

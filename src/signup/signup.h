@@ -78,6 +78,11 @@ int signup_throttle_hit(db_t *db, const char *key, int64_t max, int64_t now, int
  * the message into the outbox. 0 or -1. */
 int signup_code_issue(db_t *db, const char *purpose, const char *subject, const char *channel,
                       const char *destination, int64_t now);
+/* Puts one message into notification_outbox (drained by the SMS / mail gateway, see
+ * outbox.h), inside the caller's transaction. Other modules notify people with it
+ * (sensors: alert recipients). 0 or -1. */
+int outbox_enqueue(db_t *db, const char *channel, const char *destination, const char *subject, const char *body,
+                   int64_t now);
 /* true (1) when the subject has a live code (unspent, unexpired, tries left); 0 when
  * not; -1 on error. */
 int signup_code_live(db_t *db, const char *purpose, const char *subject, int64_t now);

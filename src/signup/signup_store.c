@@ -22,6 +22,22 @@ static bool all_digits(const char *s, size_t min, size_t max)
   return true;
 }
 
+int outbox_enqueue(db_t *db, const char *channel, const char *destination, const char *subject, const char *body,
+                   int64_t now)
+{
+  db_stmt_t *st = db_prepare(db, "INSERT INTO notification_outbox (channel, destination, subject, body, created_at)"
+                                 " VALUES ($1, $2, $3, $4, $5)");
+  if (!st) return -1;
+  db_bind_text(st, 1, channel);
+  db_bind_text(st, 2, destination);
+  db_bind_text(st, 3, subject);
+  db_bind_text(st, 4, body);
+  db_bind_int64(st, 5, now);
+  int r = db_step(st);
+  db_stmt_done(st);
+  return r < 0 ? -1 : 0;
+}
+
 bool signup_destination_valid(const char *channel, const char *d)
 {
   if (!channel || !d) return false;
@@ -163,17 +179,8 @@ int signup_code_issue(db_t *db, const char *purpose, const char *subject, const 
   r = db_step(st);
   db_stmt_done(st);
   if (r < 0) goto done;
-  st = db_prepare(db, "INSERT INTO notification_outbox (channel, destination, subject, body, created_at)"
-                      " VALUES ($1, $2, $3, $4, $5)");
-  if (!st) goto done;
-  db_bind_text(st, 1, channel);
-  db_bind_text(st, 2, destination);
-  db_bind_text(st, 3, reset ? "Đặt lại mật khẩu cityos" : "Đăng ký tài khoản cityos");
-  db_bind_text(st, 4, body);
-  db_bind_int64(st, 5, now);
-  r = db_step(st);
-  db_stmt_done(st);
-  rc = r < 0 ? -1 : 0;
+  rc = outbox_enqueue(db, channel, destination, reset ? "Đặt lại mật khẩu cityos" : "Đăng ký tài khoản cityos",
+                      body, now);
 done:
   sodium_memzero(code, sizeof code);
   sodium_memzero(body, sizeof body);

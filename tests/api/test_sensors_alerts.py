@@ -325,3 +325,61 @@ def test_rule_replace_and_delete(srv):
     assert actions == ["sensor_rule.create"] + ["sensor_rule.update"] * 4 + ["sensor_rule.delete"]
     outbox = srv.sql(f"SELECT event FROM sensor_outbox WHERE alert_id = {open_id} ORDER BY id")
     assert [o[0] for o in outbox] == ["raised", "rule_deleted"]
+
+
+def test_rule_recipients_are_notified_through_the_outbox_gateway(srv):
+    """A rule's `notify` recipients get a message when its alert is raised and when it
+    clears (not on acknowledgement), in Vietnamese, through notification_outbox, which the
+    SMS / mail gateway drains (docs/OUTBOX.md); bad recipients are refused by field."""
+    admin = srv.admin
+    for bad in ([{"channel": "sms", "destination": "12345"}], [{"channel": "fax", "destination": "0912345678"}],
+                [{"channel": "email", "destination": "a@b.vn", "x": 1}], {"channel": "sms"}, ["0912345678"]):
+        e = assert_error(admin.post("/api/v1/sensors/rules", json={"name": "x", "kind": "threshold", "attr": "pm25",
+                                                                    "threshold": 1, "notify": bad}), 422)
+        assert e["field"] == "notify", (bad, e)
+    dev = unique("aqn-")
+    key = make_device(admin, dev)["key"]
+    phone = "09" + str(secrets.randbelow(10**8)).zfill(8)
+    mail = unique("truc-ban-") + "@hanoi.gov.vn"
+    notify = [{"channel": "sms", "destination": phone}, {"channel": "email", "destination": mail}]
+    r = admin.post("/api/v1/sensors/rules", json={"name": "Bụi mịn PM2.5 vượt ngưỡng", "kind": "threshold",
+                                                  "device_id": dev, "attr": "pm25", "threshold": 100,
+                                                  "severity": "critical", "notify": notify})
+    assert r.status_code == 201, r.text
+    assert r.json()["notify"] == notify
+    rid = r.json()["id"]
+    assert [x for x in admin.get("/api/v1/sensors/rules").json()["items"] if x["id"] == rid][0]["notify"] == notify
+    r = admin.post("/api/v1/clients", json={"username": unique("cong-sms-"), "name": "Cổng SMS",
+                                            "roles": [{"role": "outbox_gateway", "unit": None}]})
+    gw = srv.client(r.json()["api_key"])
+
+    def mine():
+        out = []
+        while True:
+            c = gw.post("/api/v1/outbox/claim", json={"limit": 100})
+            assert c.status_code == 200, c.text
+            if not c.json()["messages"]:
+                return out
+            for m in c.json()["messages"]:
+                assert gw.post(f"/api/v1/outbox/{m['id']}/sent", json={"lease": c.json()["lease"]}).status_code == 200
+                if m["destination"] in (phone, mail):
+                    out.append(m)
+
+    mine()
+    t0 = now_ms() - 10 * MIN
+    upload(srv, dev, key, [{"ts": t0, "values": {"pm25": 150}}])
+    [a] = alerts(admin, dev)
+    raised = mine()
+    assert sorted((m["channel"], m["destination"]) for m in raised) == sorted([("sms", phone), ("email", mail)])
+    assert all("Cảnh báo mới" in m["body"] and dev in m["body"] and "Bụi mịn PM2.5" in m["subject"] for m in raised)
+    assert admin.post(f"/api/v1/alerts/{a['id']}/ack").status_code == 200
+    assert mine() == []
+    upload(srv, dev, key, [{"ts": t0 + MIN, "values": {"pm25": 20}}])
+    cleared = mine()
+    assert len(cleared) == 2 and all("Đã hết cảnh báo" in m["body"] for m in cleared)
+    # Without recipients: nobody is notified; the list can be emptied with PUT.
+    r = admin.req("PUT", f"/api/v1/sensors/rules/{rid}", json={"name": "Bụi mịn PM2.5 vượt ngưỡng", "kind": "threshold",
+                                                              "device_id": dev, "attr": "pm25", "threshold": 100})
+    assert r.status_code == 200 and r.json()["notify"] == []
+    upload(srv, dev, key, [{"ts": t0 + 2 * MIN, "values": {"pm25": 180}}])
+    assert alerts(admin, dev, "open") and mine() == []
