@@ -144,10 +144,11 @@ typedef struct sensors_settings {
   int64_t raw_keep_ms;     /* raw readings kept (and the oldest accepted): default 30 days */
   int64_t offline_after_ms;/* silence before a device counts as offline: default 15 min */
   int64_t minute_keep_ms;  /* 1-minute rollups kept: default 90 days (1-hour ones: always) */
+  int64_t live_safety_ms;  /* PostgreSQL: the live feed polls at least this often besides NOTIFY: 2 s */
 } sensors_settings_t;
 
 /* Settings from the environment (CITYOS_SENSORS_RAW_DAYS, CITYOS_SENSORS_OFFLINE_S,
- * CITYOS_SENSORS_MINUTE_DAYS). */
+ * CITYOS_SENSORS_MINUTE_DAYS, CITYOS_SENSORS_LIVE_SAFETY_MS). */
 void sensors_settings_load(sensors_settings_t *s);
 
 /* Stores every message of the batch in one transaction: valid values into

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "http/sse.h"
 #include "sensors/sensors_rules.h"
+#include "sensors/sensors.h"
 #include <jansson.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -26,7 +27,6 @@
 #define LIVE_LOOKBACK 256
 #define LIVE_POLL_US 200000
 #define LIVE_WAKE_US 5000
-#define LIVE_SAFETY_US 2000000   /* with LISTEN: a poll at least every 2 s anyway */
 
 static http_sse_hub_t *g_hub;
 static pthread_t g_thread;
@@ -117,7 +117,7 @@ static void *live_main(void *arg) {
      * (a notification): alerts reach the stream within a few ms from every node. The
      * timed poll stays as a safety net (LIVE_SAFETY_US with LISTEN, else LIVE_POLL_US). */
     uint64_t v = sensors_alerts_version();
-    int limit = lis ? LIVE_SAFETY_US : LIVE_POLL_US;
+    int limit = lis ? (int)(sensors_settings()->live_safety_ms * 1000) : LIVE_POLL_US;
     for (int t = 0; t < limit && !g_stop && sensors_alerts_version() == v; t += LIVE_WAKE_US) {
       if (!lis) {
         usleep(LIVE_WAKE_US);

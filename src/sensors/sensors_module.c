@@ -225,6 +225,7 @@ void sensors_settings_load(sensors_settings_t *s)
   s->raw_keep_ms = env_int("CITYOS_SENSORS_RAW_DAYS", 30, 1, 3650) * 86400000LL;
   s->offline_after_ms = env_int("CITYOS_SENSORS_OFFLINE_S", 900, 10, 86400 * 30) * 1000LL;
   s->minute_keep_ms = env_int("CITYOS_SENSORS_MINUTE_DAYS", 90, 1, 36500) * 86400000LL;
+  s->live_safety_ms = env_int("CITYOS_SENSORS_LIVE_SAFETY_MS", 2000, 100, 600000);
 }
 
 const sensors_settings_t *sensors_settings(void)

@@ -31,7 +31,10 @@ def nodes(broker):
     group = "grp-" + secrets.token_hex(3)
     with tempfile.TemporaryDirectory(prefix="cityos-cluster-") as tmp:
         env_a = {"CITYOS_MQTT": broker.url, "CITYOS_MQTT_CLIENT_ID": group + "-a", "CITYOS_MQTT_GROUP": group,
-                 "CITYOS_MQTT_BATCH": "50", "CITYOS_SENSORS_CMD_RETRY_MS": "60000"}
+                 "CITYOS_MQTT_BATCH": "50", "CITYOS_SENSORS_CMD_RETRY_MS": "60000",
+                 # PostgreSQL: no timed safety poll of the live feed within a test, so an alert
+                 # from the other node can only arrive through NOTIFY
+                 "CITYOS_SENSORS_LIVE_SAFETY_MS": "600000"}
         a = EnvServer(tmp, env_a)
         a.wait_subscribed()
         env_b = dict(env_a, CITYOS_MQTT_CLIENT_ID=group + "-b")
@@ -111,8 +114,10 @@ def test_group_command_published_once_by_the_cluster(nodes, broker):
 
 @pytest.mark.skipif(not is_postgres(), reason="LISTEN/NOTIFY is PostgreSQL's; one SQLite node polls")
 def test_alert_from_one_node_on_the_other_nodes_stream_at_once(nodes):
-    """An alert committed on node a wakes node b's live feed through PostgreSQL NOTIFY:
-    it is on b's event stream within a few ms, not after b's 200 ms table poll."""
+    """An alert committed on node a wakes node b's live feed through PostgreSQL NOTIFY.
+    b's timed safety poll is 10 minutes here (CITYOS_SENSORS_LIVE_SAFETY_MS), so each alert
+    arriving within seconds came by the notification; the latencies are printed (the
+    benchmark bench/alert-latency.py --cross-node measures them)."""
     a, b = nodes
     devs = [("cl-nf-" + secrets.token_hex(3)) for _ in range(9)]
     keys = {d: make_device(a.admin, d)["key"] for d in devs}
@@ -148,9 +153,7 @@ def test_alert_from_one_node_on_the_other_nodes_stream_at_once(nodes):
         r = requests.post(a.url + f"/api/v1/devices/{d}/readings", headers={"X-Device-Key": keys[d]},
                           json={"values": {"no2": 3500}})
         assert r.status_code == 200, r.text
-        wait_for(lambda: d in got, timeout=5, interval=0.001)
+        wait_for(lambda: d in got, timeout=30, interval=0.001)
         lat.append(got[d] - t0)
     lat.sort()
     print(f"cross-node alert to stream: {[round(x * 1000) for x in lat]} ms")
-    # Each includes the upload's own round trip; the poll alone would add 0-200 ms (median ~100).
-    assert lat[len(lat) // 2] < 0.075, f"median {lat[len(lat) // 2] * 1000:.0f} ms: {lat}"
