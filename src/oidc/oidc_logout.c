@@ -245,19 +245,19 @@ done:
 static void bcl_round(db_t *db)
 {
   int64_t now = clock_now_ms();
-  json_t *todo = json_array();
+  json_t *due = json_array();
   db_stmt_t *st = db_prepare(db, "SELECT id, uri, logout_token, attempts FROM oidc_logout_outbox WHERE sent_at IS NULL"
                                  " AND attempts < 5 AND next_at <= $1 ORDER BY id LIMIT 20");
   if (st) {
     db_bind_int64(st, 1, now);
     while (db_step(st) == DB_ROW)
-      json_array_append_new(todo, json_pack("[I,s,s,I]", (json_int_t)db_col_int64(st, 0), db_col_text(st, 1),
+      json_array_append_new(due, json_pack("[I,s,s,I]", (json_int_t)db_col_int64(st, 0), db_col_text(st, 1),
                                             db_col_text(st, 2), (json_int_t)db_col_int64(st, 3)));
     db_stmt_done(st);
   }
   size_t i;
   json_t *t;
-  json_array_foreach(todo, i, t)
+  json_array_foreach(due, i, t)
   {
     char err[128] = "";
     const char *tok = json_string_value(json_array_get(t, 2));
@@ -287,7 +287,7 @@ static void bcl_round(db_t *db)
     if (db_step(st) < 0) log_warn(NULL, "msg=\"logout outbox update failed\" err=\"%s\"", db_errmsg(db));
     db_stmt_done(st);
   }
-  json_decref(todo);
+  json_decref(due);
 }
 
 static void *bcl_main(void *arg)

@@ -73,6 +73,27 @@ static int throttle(http_req_t *req, db_t *db, const char *subject_key, int64_t 
   return r;
 }
 
+/* The opening of both start steps: a connection, a transaction, one attempt counted on
+ * the caller's address and on subject_key. START_GO: go on in the open transaction;
+ * START_ANSWERED: answered (no database, or throttled and committed); START_DB_FAILED:
+ * for the caller to report (*db may be held). */
+enum { START_GO, START_ANSWERED, START_DB_FAILED };
+
+static int start_begin(http_req_t *req, db_t **db, const char *subject_key, int64_t now)
+{
+  app_t *app = req->app;
+  *db = db_pool_acquire(app->db);
+  if (!*db) {
+    http_reply_error(req, ERR_UNAVAILABLE, NULL);
+    return START_ANSWERED;
+  }
+  if (db_begin(*db) < 0) return START_DB_FAILED;
+  int t = throttle(req, *db, subject_key, now);
+  if (t < 0) return START_DB_FAILED;
+  if (t == 1) return db_commit(*db) < 0 ? START_DB_FAILED : START_ANSWERED;
+  return START_GO;
+}
+
 /* --- sign-up ------------------------------------------------------------------------------ */
 
 static void h_signup_start(http_req_t *req)
@@ -103,19 +124,10 @@ static void h_signup_start(http_req_t *req)
                                                                 : "destination must be an e-mail address");
     goto done;
   }
-  db = db_pool_acquire(app->db);
-  if (!db) {
-    http_reply_error(req, ERR_UNAVAILABLE, NULL);
-    goto done;
-  }
   int64_t now = clock_now_ms();
-  if (db_begin(db) < 0) goto fail;
-  int t = throttle(req, db, arena_printf(req->arena, "cccd:%s", cccd), now);
-  if (t < 0) goto fail;
-  if (t == 1) {
-    if (db_commit(db) < 0) goto fail;
-    goto done;
-  }
+  int sb = start_begin(req, &db, arena_printf(req->arena, "cccd:%s", cccd), now);
+  if (sb == START_DB_FAILED) goto fail;
+  if (sb == START_ANSWERED) goto done;
   db_stmt_t *st = db_prepare(db, "SELECT r.birth_date, (SELECT COUNT(*) FROM accounts a"
                                  " WHERE a.cccd = r.cccd OR a.username = r.cccd)"
                                  " FROM residents r WHERE r.cccd = $1");
@@ -294,19 +306,10 @@ static void h_reset_start(http_req_t *req)
     bad_field(req, "username", "username is required");
     goto done;
   }
-  db = db_pool_acquire(app->db);
-  if (!db) {
-    http_reply_error(req, ERR_UNAVAILABLE, NULL);
-    goto done;
-  }
   int64_t now = clock_now_ms();
-  if (db_begin(db) < 0) goto fail;
-  int t = throttle(req, db, arena_printf(req->arena, "user:%s", user), now);
-  if (t < 0) goto fail;
-  if (t == 1) {
-    if (db_commit(db) < 0) goto fail;
-    goto done;
-  }
+  int sb = start_begin(req, &db, arena_printf(req->arena, "user:%s", user), now);
+  if (sb == START_DB_FAILED) goto fail;
+  if (sb == START_ANSWERED) goto done;
   db_stmt_t *st = db_prepare(db, "SELECT a.id, c.channel, c.destination FROM accounts a"
                                  " JOIN signup_contacts c ON c.account_id = a.id"
                                  " WHERE a.username = $1 AND a.status = 'active'");
